@@ -1,0 +1,27 @@
+"""The JSON API at /api/v1/: every app's router, one error format, the OpenAPI document."""
+
+from django.db import connection
+from django.http import HttpRequest
+from ninja import NinjaAPI, Schema
+
+from prakerja.core.api import install_error_handlers
+from prakerja.regions.api import router as regions_router
+
+api = NinjaAPI(title="Prakerja API", version="1", description="Pre-employment programme: open data and partner API.")
+install_error_handlers(api)
+
+
+class Health(Schema):
+    status: str
+    database: str
+
+
+@api.get("/health", response=Health, tags=["meta"])
+def health(request: HttpRequest) -> dict[str, str]:
+    """Liveness and database reachability."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"status": "ok", "database": connection.vendor}
+
+
+api.add_router("/regions", regions_router)

@@ -1,0 +1,38 @@
+"""API plumbing shared by every router: errors as RFC 9457 problem+json."""
+
+import json
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from prakerja.core.errors import PrakerjaError
+
+
+def problem(status: int, code: str, title: str, detail: str, **extra: object) -> HttpResponse:
+    body = {"type": f"urn:prakerja:problem:{code}", "title": title, "status": status, "detail": detail}
+    body.update(extra)
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False), status=status, content_type="application/problem+json"
+    )
+
+
+def install_error_handlers(api: NinjaAPI) -> None:
+    @api.exception_handler(PrakerjaError)
+    def prakerja_error(request: HttpRequest, exc: PrakerjaError) -> HttpResponse:
+        extra = {"problems": exc.problems} if getattr(exc, "problems", None) else {}
+        return problem(exc.status, exc.code, exc.code.replace("_", " "), exc.detail, **extra)
+
+    @api.exception_handler(ValidationError)
+    def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e.get("loc", [])), "message": str(e.get("msg", ""))}
+            for e in exc.errors
+        ]
+        return problem(422, "invalid_input", "invalid input", _("Some of the data sent is not valid."),
+                       problems=problems)
+
+    @api.exception_handler(AuthenticationError)
+    def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+        return problem(401, "not_authenticated", "not authenticated", _("Please log in first."))

@@ -1,0 +1,65 @@
+"""Personal data at rest: AES-GCM encryption and an HMAC blind index for lookup and uniqueness."""
+
+import base64
+import hashlib
+import hmac
+import os
+from functools import cache
+from typing import Any
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.db import models
+
+_VERSION = "v1"
+
+
+@cache
+def _key(setting_value: str) -> bytes:
+    key = base64.b64decode(setting_value)
+    if len(key) != 32:
+        raise ValueError("PII keys must be 32 bytes, base64-encoded")
+    return key
+
+
+def encrypt(plaintext: str) -> str:
+    """A self-describing token 'v1:<nonce+ciphertext, base64>'; a fresh nonce every time."""
+    nonce = os.urandom(12)
+    sealed = AESGCM(_key(settings.PII_KEY)).encrypt(nonce, plaintext.encode(), _VERSION.encode())
+    return f"{_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
+
+
+def decrypt(token: str) -> str:
+    version, _, payload = token.partition(":")
+    if version != _VERSION:
+        raise ValueError("unknown encryption version")
+    raw = base64.b64decode(payload)
+    return AESGCM(_key(settings.PII_KEY)).decrypt(raw[:12], raw[12:], _VERSION.encode()).decode()
+
+
+def blind_index(value: str, *, purpose: str) -> str:
+    """A keyed, deterministic digest: equal values give equal indexes, yet the value cannot be read back."""
+    message = f"{purpose}:{value.strip()}".encode()
+    return hmac.new(_key(settings.BLIND_INDEX_KEY), message, hashlib.sha256).hexdigest()
+
+
+def mask(value: str, visible: int = 4) -> str:
+    """'3276014501990003' -> '************0003'."""
+    return "*" * max(len(value) - visible, 0) + value[-visible:]
+
+
+class EncryptedTextField(models.TextField):
+    """Text encrypted at rest; it cannot be filtered on: look it up through a blind index column."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
+        return value if value in (None, "") else decrypt(value)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return encrypt(str(value))
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name != "isnull":
+            return None
+        return super().get_lookup(lookup_name)

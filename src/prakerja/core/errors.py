@@ -1,0 +1,73 @@
+"""Typed errors: each carries its HTTP status, a stable code and a translatable message."""
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+
+class PrakerjaError(Exception):
+    """Base of every error the programme raises on purpose; rendered for API, pages and CLI alike."""
+
+    status = 400
+    code = "bad_request"
+    message: Any = _("The request could not be processed.")
+
+    def __init__(self, message: Any = None, *, code: str | None = None, **params: Any) -> None:
+        if message is not None:
+            self.message = message
+        if code is not None:
+            self.code = code
+        self.params = params
+        super().__init__(str(self.code))
+
+    @property
+    def detail(self) -> str:
+        """The message in the active language, with its parameters filled in."""
+        text = str(self.message)
+        return text % self.params if self.params else text
+
+
+class InvalidInput(PrakerjaError):
+    status = 422
+    code = "invalid_input"
+    message = _("Some of the data sent is not valid.")
+
+    def __init__(self, message: Any = None, *, problems: list[dict[str, str]] | None = None, **kw: Any):
+        super().__init__(message, **kw)
+        self.problems = problems or []
+
+
+class NotAuthenticated(PrakerjaError):
+    status = 401
+    code = "not_authenticated"
+    message = _("Please log in first.")
+
+
+class Forbidden(PrakerjaError):
+    status = 403
+    code = "forbidden"
+    message = _("You are not allowed to do this.")
+
+
+class NotFound(PrakerjaError):
+    status = 404
+    code = "not_found"
+    message = _("What you asked for does not exist.")
+
+
+class Conflict(PrakerjaError):
+    status = 409
+    code = "conflict"
+    message = _("This conflicts with data that already exists.")
+
+
+class Locked(PrakerjaError):
+    status = 423
+    code = "locked"
+    message = _("This is locked for now.")
+
+
+class TooManyRequests(PrakerjaError):
+    status = 429
+    code = "too_many_requests"
+    message = _("Too many attempts. Please wait and try again.")

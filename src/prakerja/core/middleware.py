@@ -1,0 +1,23 @@
+"""Renders a PrakerjaError raised by a page as a readable page (or an htmx fragment), never a trace."""
+
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from prakerja.core.errors import PrakerjaError
+
+
+class ErrorPageMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exc: Exception) -> Any:
+        if not isinstance(exc, PrakerjaError) or request.path.startswith("/api/"):
+            return None
+        template = "core/_error.html" if getattr(request, "htmx", False) else "core/error.html"
+        return render(request, template, {"error": exc}, status=exc.status)

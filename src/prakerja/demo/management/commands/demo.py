@@ -1,0 +1,69 @@
+"""prakerja demo: migrate, load regions, seed the demo programme, print a summary and serve it."""
+
+from typing import Any
+
+import pyotp
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from rich.console import Console
+from rich.table import Table
+
+from prakerja.accounts.models import Role, User
+from prakerja.accounts.selectors import programme_summary
+from prakerja.core.audit import audit_verify
+from prakerja.demo.services import DEMO_PASSWORD, demo_users_ensure
+
+
+class Command(BaseCommand):
+    help = "Set up and serve the demo programme on the embedded database (safe to run again)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-serve", action="store_true", help="seed, print the summary and exit")
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="address to serve on (default 127.0.0.1:8000)")
+        parser.add_argument("--code-for", metavar="USERNAME",
+                            help="print the current authenticator code of a demo PMO user and exit")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("The demo does not run with PRAKERJA_ENV=production.")
+        if options["code_for"]:
+            self._print_code(options["code_for"])
+            return
+        console = Console()
+        console.print("[bold]1/3[/] Database schema")
+        call_command("migrate", interactive=False, verbosity=0)
+        console.print("[bold]2/3[/] Regions")
+        call_command("regions", "load")
+        console.print("[bold]3/3[/] Demo users")
+        users = demo_users_ensure()
+        self._print_summary(console, users)
+        if not options["no_serve"]:
+            console.print(f"Serving on http://{options['addr']}/ — Ctrl+C stops.")
+            call_command("runserver", options["addr"], use_reloader=False)
+
+    def _print_code(self, username: str) -> None:
+        user = User.objects.filter(username=username).first()
+        if user is None or not user.totp_secret:
+            raise CommandError(f"{username} is not a demo user with an authenticator.")
+        self.stdout.write(pyotp.TOTP(user.totp_secret).now())
+
+    def _print_summary(self, console: Console, users: Any) -> None:
+        logins = Table(title=f"Demo log-ins (password for all: {DEMO_PASSWORD})")
+        for column in ("username", "role", "second factor"):
+            logins.add_column(column)
+        for user in users:
+            factor = f"TOTP key {user.totp_secret} · code: prakerja demo --code-for {user.username}" \
+                if user.totp_secret else "—"
+            logins.add_row(user.username, str(Role(user.role).label), factor)
+        console.print(logins)
+        summary = programme_summary()
+        held = Table(title="What the demo holds")
+        held.add_column("what")
+        held.add_column("count", justify="right")
+        for label, count in summary["regions"]:  # type: ignore[attr-defined]
+            held.add_row(str(label), f"{count:,}")
+        held.add_row("accounts", f"{User.objects.count():,}")
+        chain = audit_verify()
+        held.add_row("audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}")
+        console.print(held)
