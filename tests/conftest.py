@@ -1,0 +1,31 @@
+"""Shared fixtures: the regions are loaded once per test database, users are made by a factory."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from prakerja.accounts.models import Role, User
+from prakerja.accounts.services import user_create
+from prakerja.regions.services import regions_load
+
+PASSWORD = "correct-horse-battery-9"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock():
+        regions_load()
+
+
+@pytest.fixture
+def make_user(db: Any) -> Callable[..., User]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = Role.PARTICIPANT, **fields: Any) -> User:
+        n = next(counter)
+        defaults = {"username": f"{role}-{n}", "email": f"{role}-{n}@example.org", "phone": f"08120000{n:04d}"}
+        defaults.update(fields)
+        return user_create(password=PASSWORD, role=role, **defaults)
+
+    return make
