@@ -18,6 +18,12 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
         regions_load()
 
 
+@pytest.fixture(autouse=True)
+def _mail_through_the_outbox(settings: Any) -> None:
+    """Django's test set-up swaps the e-mail backend for locmem; the programme's mail goes to the outbox."""
+    settings.EMAIL_BACKEND = "prakerja.core.notifications.OutboxEmailBackend"
+
+
 @pytest.fixture
 def make_user(db: Any) -> Callable[..., User]:
     counter = iter(range(1, 10_000))

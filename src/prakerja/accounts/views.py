@@ -56,8 +56,9 @@ def verify_contact(request: HttpRequest) -> HttpResponse:
     user = request.user
     assert isinstance(user, User)
     form = CodeForm()
+    chosen = request.POST.get("purpose", "")
+    purpose = Purpose(chosen) if chosen in Purpose.values else Purpose.VERIFY_EMAIL
     if request.method == "POST":
-        purpose = Purpose(request.POST.get("purpose", Purpose.VERIFY_EMAIL))
         try:
             if "send" in request.POST:
                 services.otp_send(user=user, purpose=purpose)
@@ -70,7 +71,7 @@ def verify_contact(request: HttpRequest) -> HttpResponse:
                     return redirect("accounts:verify")
         except PrakerjaError as exc:
             messages.error(request, exc.detail)
-    return render(request, "accounts/verify.html", {"form": form, "u": user})
+    return render(request, "accounts/verify.html", {"form": form, "form_purpose": purpose, "u": user})
 
 
 def participant_home(request: HttpRequest) -> HttpResponse:

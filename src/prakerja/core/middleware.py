@@ -1,12 +1,14 @@
-"""Renders a PrakerjaError raised by a page as a readable page (or an htmx fragment), never a trace."""
+"""Renders a PrakerjaError raised by a page as a readable page (or an htmx fragment), never a trace;
+an anonymous visitor is sent to the log-in page instead."""
 
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from prakerja.core.errors import PrakerjaError
+from prakerja.core.errors import NotAuthenticated, PrakerjaError
 
 
 class ErrorPageMiddleware:
@@ -19,5 +21,7 @@ class ErrorPageMiddleware:
     def process_exception(self, request: HttpRequest, exc: Exception) -> Any:
         if not isinstance(exc, PrakerjaError) or request.path.startswith("/api/"):
             return None
+        if isinstance(exc, NotAuthenticated):
+            return redirect_to_login(request.get_full_path())
         template = "core/_error.html" if getattr(request, "htmx", False) else "core/error.html"
         return render(request, template, {"error": exc}, status=exc.status)

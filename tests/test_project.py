@@ -1,0 +1,54 @@
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from prakerja.accounts.models import User
+from prakerja.demo.services import DEMO_USERS
+
+
+def _start_in_production(**env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PRAKERJA_")}
+    environment.update({"PRAKERJA_ENV": "production", **env})
+    return subprocess.run([sys.executable, "-c", "import prakerja.settings"], env=environment,
+                          capture_output=True, text=True, check=False)
+
+
+def test_production_refuses_demo_secrets_and_sqlite() -> None:
+    result = _start_in_production()
+    assert result.returncode != 0
+    assert "PRAKERJA_SECRET_KEY is the demo key" in result.stderr
+    assert "SQLite" in result.stderr
+
+
+def test_production_starts_with_real_secrets_on_postgres() -> None:
+    key = "cmVhbC1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy1sb25n"
+    result = _start_in_production(
+        PRAKERJA_SECRET_KEY="a-long-real-secret-0123456789abcdef", PRAKERJA_PII_KEY=key,
+        PRAKERJA_BLIND_INDEX_KEY="b3RoZXIta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtbG9uZw==",
+        PRAKERJA_DATABASE_URL="postgres://prakerja@db.internal/prakerja",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.django_db
+def test_demo_seeds_every_role_and_can_run_twice(capsys) -> None:
+    call_command("demo", "--no-serve")
+    call_command("demo", "--no-serve")
+    out = capsys.readouterr().out
+    assert "83,762" in out
+    assert set(User.objects.values_list("username", flat=True)) >= {u for u, _, _ in DEMO_USERS}
+    assert User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).count() == len(DEMO_USERS)
+    assert {u.role for u in User.objects.all()} >= {r for _, r, _ in DEMO_USERS}
+
+
+@pytest.mark.django_db
+def test_health_and_openapi() -> None:
+    client = Client()
+    assert client.get("/api/v1/health").json()["status"] == "ok"
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/regions/provinces" in spec["paths"]
+    assert client.get("/api/v1/docs").status_code == 200
