@@ -12,6 +12,13 @@ from prakerja.regions.services import regions_load
 PASSWORD = "correct-horse-battery-9"
 
 
+def pytest_configure(config: Any) -> None:
+    from django.conf import settings
+
+    # Real hashing costs ~0.3 s a password by design; tests check behaviour, not hash strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
     with django_db_blocker.unblock():

@@ -43,19 +43,24 @@ def test_phone_is_encrypted_in_the_database(make_user) -> None:
     assert User.objects.get(phone_index=blind_index("081234567890", purpose="phone")) == user
 
 
-@pytest.mark.django_db(transaction=True)
-def test_outbox_delivers_after_commit_and_not_on_rollback(settings, tmp_path) -> None:
+@pytest.mark.django_db
+def test_outbox_delivers_after_commit_and_not_on_rollback(
+    settings, tmp_path, django_capture_on_commit_callbacks
+) -> None:
     settings.NOTIFY_BACKEND = "file"
     settings.NOTIFY_DIR = tmp_path
-    with transaction.atomic():
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         message = notify(channel=Channel.SMS, recipient="081234567890", body="Kode: 123456")
         assert OutboxMessage.objects.get(pk=message.pk).status == OutboxStatus.PENDING
+    assert len(callbacks) == 1
     assert OutboxMessage.objects.get(pk=message.pk).status == OutboxStatus.SENT
     assert "Kode: 123456" in (tmp_path / "sms.log").read_text()
 
-    with pytest.raises(RuntimeError), transaction.atomic():
-        notify(channel=Channel.EMAIL, recipient="a@example.org", subject="s", body="never")
-        raise RuntimeError("the business action failed")
+    with django_capture_on_commit_callbacks() as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            notify(channel=Channel.EMAIL, recipient="a@example.org", subject="s", body="never")
+            raise RuntimeError("the business action failed")
+    assert callbacks == []
     assert not OutboxMessage.objects.filter(body="never").exists()
 
 

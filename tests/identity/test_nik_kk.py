@@ -14,6 +14,8 @@ from prakerja.regions.models import Level, Region
 from prakerja.regions.selectors import names_above_villages
 
 TODAY = date(2026, 11, 24)
+# Every test here reads the regions, which a transactional test elsewhere may flush: run with the DB tests.
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +149,6 @@ def test_the_same_seed_gives_the_same_people(villages) -> None:
     assert _people(villages, 3, 200) != _people(villages, 4, 200)
 
 
-@pytest.mark.django_db
 def test_people_generate_command_writes_the_import_format(tmp_path) -> None:
     out = tmp_path / "people.csv"
     call_command("people", "generate", "250", "--out", str(out), "--seed", "5", "--as-of", "2026-11-24")
@@ -160,7 +161,6 @@ def test_people_generate_command_writes_the_import_format(tmp_path) -> None:
     assert out.read_bytes() == again.read_bytes()
 
 
-@pytest.mark.django_db
 def test_nik_check_command(capsys) -> None:
     call_command("nik", "check", "3276014501990003", "--json")
     parsed = json.loads(capsys.readouterr().out)
