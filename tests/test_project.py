@@ -13,8 +13,13 @@ from prakerja.demo.services import DEMO_USERS
 def _start_in_production(**env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PRAKERJA_")}
     environment.update({"PRAKERJA_ENV": "production", **env})
-    return subprocess.run([sys.executable, "-c", "import prakerja.settings"], env=environment,
-                          capture_output=True, text=True, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", "import prakerja.settings"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def test_production_refuses_demo_secrets_and_sqlite() -> None:
@@ -27,7 +32,8 @@ def test_production_refuses_demo_secrets_and_sqlite() -> None:
 def test_production_starts_with_real_secrets_on_postgres() -> None:
     key = "cmVhbC1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy1sb25n"
     result = _start_in_production(
-        PRAKERJA_SECRET_KEY="a-long-real-secret-0123456789abcdef", PRAKERJA_PII_KEY=key,
+        PRAKERJA_SECRET_KEY="a-long-real-secret-0123456789abcdef",
+        PRAKERJA_PII_KEY=key,
         PRAKERJA_BLIND_INDEX_KEY="b3RoZXIta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtbG9uZw==",
         PRAKERJA_DATABASE_URL="postgres://prakerja@db.internal/prakerja",
     )

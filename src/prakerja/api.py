@@ -7,7 +7,9 @@ from ninja import NinjaAPI, Schema
 from prakerja.core.api import install_error_handlers
 from prakerja.regions.api import router as regions_router
 
-api = NinjaAPI(title="Prakerja API", version="1", description="Pre-employment programme: open data and partner API.")
+api = NinjaAPI(
+    title="Prakerja API", version="1", description="Pre-employment programme: open data and partner API."
+)
 install_error_handlers(api)
 
 

@@ -15,8 +15,8 @@ PRODUCTION = ENV == "production"
 
 # Demo secrets: fine on a laptop, refused in production (see the check at the end).
 DEMO_SECRET_KEY = "demo-only-not-secret-7f3c1d2e9a8b"
-DEMO_PII_KEY = "ZGVtby1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE="  # noqa: S105
-DEMO_BLIND_INDEX_KEY = "ZGVtby1vbmx5LWJsaW5kLWluZGV4LWtleS0zMmJ5dGU="  # noqa: S105
+DEMO_PII_KEY = "ZGVtby1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE="
+DEMO_BLIND_INDEX_KEY = "ZGVtby1vbmx5LWJsaW5kLWluZGV4LWtleS0zMmJ5dGU="
 
 SECRET_KEY = os.environ.get("PRAKERJA_SECRET_KEY", DEMO_SECRET_KEY)
 PII_KEY = os.environ.get("PRAKERJA_PII_KEY", DEMO_PII_KEY)

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _code_sent_to(recipient: str) -> str:
-    message = [m for m in OutboxMessage.objects.order_by("-id") if m.recipient == recipient][0]
+    message = next(m for m in OutboxMessage.objects.order_by("-id") if m.recipient == recipient)
     return re.search(r"\b(\d{6})\b", message.body).group(1)
 
 
@@ -125,8 +125,11 @@ def test_verification_page_flow(make_user) -> None:
     client.post("/akun/verifikasi/", {"purpose": "verify_email", "send": "1"})
     response = client.post("/akun/verifikasi/", {"purpose": "verify_email", "check": "1", "code": "12345x"})
     assert b"digits only" in response.content
-    response = client.post("/akun/verifikasi/", {"purpose": "verify_email", "check": "1",
-                                                 "code": _code_sent_to("dewi@example.org")}, follow=True)
+    response = client.post(
+        "/akun/verifikasi/",
+        {"purpose": "verify_email", "check": "1", "code": _code_sent_to("dewi@example.org")},
+        follow=True,
+    )
     assert b"Verified" in response.content
     user.refresh_from_db()
     assert user.email_verified_at is not None
@@ -141,7 +144,9 @@ def test_pmo_staff_must_pass_the_second_factor(make_user) -> None:
     officer.refresh_from_db()
     secret = officer.totp_secret
     assert secret and secret.encode() in page.content
-    response = client.post("/akun/2fa/", {"code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"})
+    response = client.post(
+        "/akun/2fa/", {"code": "000000" if pyotp.TOTP(secret).now() != "000000" else "111111"}
+    )
     assert b"authenticator code is wrong" in response.content
     response = client.post("/akun/2fa/", {"code": pyotp.TOTP(secret).now()})
     assert response["Location"] == "/pmo/"
@@ -159,12 +164,14 @@ def test_password_reset_mail_goes_through_the_outbox(make_user) -> None:
     client = Client()
     response = client.post("/akun/lupa-sandi/", {"email": "rina@example.org"})
     assert response.status_code == 302
-    message = [m for m in OutboxMessage.objects.all() if m.recipient == "rina@example.org"][0]
+    message = next(m for m in OutboxMessage.objects.all() if m.recipient == "rina@example.org")
     link = re.search(r"(/akun/sandi-baru/\S+/)", message.body).group(1)
     form = client.get(link, follow=True)
     assert form.status_code == 200
-    response = client.post(form.redirect_chain[-1][0], {"new_password1": "a-brand-new-pass-77",
-                                                         "new_password2": "a-brand-new-pass-77"})
+    response = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-brand-new-pass-77", "new_password2": "a-brand-new-pass-77"},
+    )
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password("a-brand-new-pass-77")

@@ -11,8 +11,14 @@ pytestmark = pytest.mark.django_db
 def _three_entries(user: object) -> list[AuditEntry]:
     return [
         audit_record(actor=user, action="test.create", object_type="x", object_id="1", after={"a": 1}),
-        audit_record(actor="system:test", action="test.change", object_type="x", object_id="1",
-                     before={"a": 1}, after={"a": 2, "nested": {"b": [1, 2]}}),
+        audit_record(
+            actor="system:test",
+            action="test.change",
+            object_type="x",
+            object_id="1",
+            before={"a": 1},
+            after={"a": 2, "nested": {"b": [1, 2]}},
+        ),
         audit_record(actor=user, action="test.delete", object_type="x", object_id="1", before={"a": 2}),
     ]
 
@@ -30,8 +36,10 @@ def test_entries_chain_and_verify(make_user) -> None:
 def test_changed_content_is_detected(make_user) -> None:
     entries = _three_entries(make_user())
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {AuditEntry._meta.db_table} SET after = %s WHERE id = %s",
-                       ['{"a": 3, "nested": {"b": [1, 2]}}', entries[1].id])
+        cursor.execute(
+            f"UPDATE {AuditEntry._meta.db_table} SET after = %s WHERE id = %s",
+            ['{"a": 3, "nested": {"b": [1, 2]}}', entries[1].id],
+        )
     report = audit_verify()
     assert not report.ok
     assert report.broken_id == entries[1].id
@@ -50,8 +58,9 @@ def test_deleted_entry_is_detected(make_user) -> None:
 def test_rewritten_hash_still_breaks_the_next_link(make_user) -> None:
     entries = _three_entries(make_user())
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {AuditEntry._meta.db_table} SET entry_hash = %s WHERE id = %s",
-                       ["f" * 64, entries[0].id])
+        cursor.execute(
+            f"UPDATE {AuditEntry._meta.db_table} SET entry_hash = %s WHERE id = %s", ["f" * 64, entries[0].id]
+        )
     report = audit_verify()
     assert not report.ok
     assert report.broken_id == entries[0].id

@@ -56,10 +56,9 @@ def test_outbox_delivers_after_commit_and_not_on_rollback(
     assert OutboxMessage.objects.get(pk=message.pk).status == OutboxStatus.SENT
     assert "Kode: 123456" in (tmp_path / "sms.log").read_text()
 
-    with django_capture_on_commit_callbacks() as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            notify(channel=Channel.EMAIL, recipient="a@example.org", subject="s", body="never")
-            raise RuntimeError("the business action failed")
+    with django_capture_on_commit_callbacks() as callbacks, pytest.raises(RuntimeError), transaction.atomic():
+        notify(channel=Channel.EMAIL, recipient="a@example.org", subject="s", body="never")
+        raise RuntimeError("the business action failed")
     assert callbacks == []
     assert not OutboxMessage.objects.filter(body="never").exists()
 

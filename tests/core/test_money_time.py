@@ -10,7 +10,13 @@ from prakerja.core.time import local_time, zone_for_province
 
 @pytest.mark.parametrize(
     ("amount", "text"),
-    [(0, "Rp0"), (999, "Rp999"), (1_500_000, "Rp1.500.000"), (3_550_000, "Rp3.550.000"), (-50_000, "-Rp50.000")],
+    [
+        (0, "Rp0"),
+        (999, "Rp999"),
+        (1_500_000, "Rp1.500.000"),
+        (3_550_000, "Rp3.550.000"),
+        (-50_000, "-Rp50.000"),
+    ],
 )
 def test_format_rupiah(amount: int, text: str) -> None:
     assert format_rupiah(amount) == text
@@ -35,8 +41,15 @@ def test_parse_refuses_fractions_and_words(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("province", "label", "hour"),
-    [("31", "WIB", 19), ("3276011001", "WIB", 19), ("51", "WITA", 20), ("73", "WITA", 20), ("91", "WIT", 21),
-     ("82", "WIT", 21), (None, "WIB", 19)],
+    [
+        ("31", "WIB", 19),
+        ("3276011001", "WIB", 19),
+        ("51", "WITA", 20),
+        ("73", "WITA", 20),
+        ("91", "WIT", 21),
+        ("82", "WIT", 21),
+        (None, "WIB", 19),
+    ],
 )
 def test_local_time_by_province(province: str | None, label: str, hour: int) -> None:
     moment = datetime(2026, 11, 24, 12, 30, tzinfo=UTC)
@@ -46,4 +59,4 @@ def test_local_time_by_province(province: str | None, label: str, hour: int) -> 
 
 def test_local_time_refuses_naive_datetimes() -> None:
     with pytest.raises(ValueError):
-        local_time(datetime(2026, 1, 1), "31")  # noqa: DTZ001
+        local_time(datetime(2026, 1, 1), "31")

@@ -59,7 +59,9 @@ impossible_months = st.sampled_from([0, 13, 20, 99])
 def test_an_impossible_birth_day_is_caught(villages, known, seed: int, day: int, month: int) -> None:
     nik = _people(villages, seed, 1)[0].nik
     corrupted = f"{nik[:6]}{day:02d}{month:02d}{nik[10:]}"
-    assert "impossible_birth_date" in {p.code for p in check_nik(corrupted, known_regions=known, today=TODAY).problems}
+    assert "impossible_birth_date" in {
+        p.code for p in check_nik(corrupted, known_regions=known, today=TODAY).problems
+    }
 
 
 @settings(max_examples=40, deadline=None)
@@ -67,11 +69,22 @@ def test_an_impossible_birth_day_is_caught(villages, known, seed: int, day: int,
 def test_an_impossible_birth_month_is_caught(villages, known, seed: int, month: int, female: bool) -> None:
     nik = _people(villages, seed, 1)[0].nik
     corrupted = f"{nik[:6]}{15 + 40 * female:02d}{month:02d}{nik[10:]}"
-    assert "impossible_birth_date" in {p.code for p in check_nik(corrupted, known_regions=known, today=TODAY).problems}
+    assert "impossible_birth_date" in {
+        p.code for p in check_nik(corrupted, known_regions=known, today=TODAY).problems
+    }
 
 
-@pytest.mark.parametrize(("digits", "ok"), [("290200", True), ("290201", False), ("690200", True),
-                                            ("300200", False), ("310400", False), ("710400", False)])
+@pytest.mark.parametrize(
+    ("digits", "ok"),
+    [
+        ("290200", True),
+        ("290201", False),
+        ("690200", True),
+        ("300200", False),
+        ("310400", False),
+        ("710400", False),
+    ],
+)
 def test_leap_days_and_short_months(known, digits: str, ok: bool) -> None:
     problems = check_nik(f"327601{digits}0001", known_regions=known, today=TODAY).problems
     assert ("impossible_birth_date" not in {p.code for p in problems}) is ok
@@ -84,7 +97,7 @@ UNKNOWN = {2: "unknown_province", 4: "unknown_regency", 6: "unknown_district"}
 @given(seed=st.integers(0, 10**6), level=st.sampled_from([2, 4, 6]), digits=st.integers(0, 99))
 def test_an_unknown_region_is_caught(villages, known, seed: int, level: int, digits: int) -> None:
     nik = _people(villages, seed, 1)[0].nik
-    code = f"{nik[:level - 2]}{digits:02d}"
+    code = f"{nik[: level - 2]}{digits:02d}"
     assume(code not in known)
     problems = check_nik(code + nik[level:], known_regions=known, today=TODAY).problems
     assert UNKNOWN[level] in {p.code for p in problems}
@@ -99,7 +112,8 @@ def test_not_sixteen_digits(known, bad: str) -> None:
 
 def test_serial_zero_and_future_dates(known) -> None:
     assert [p.code for p in check_nik("3276014501990000", known_regions=known, today=TODAY).problems] == [
-        "zero_serial"]
+        "zero_serial"
+    ]
     future = check_nik("3276013011260001", known_regions=known, today=TODAY)
     assert [p.code for p in future.problems] == ["birth_date_in_future"]
 
@@ -119,7 +133,8 @@ def test_female_day_offset_parses(known) -> None:
 def test_kk_issue_date_must_be_real_and_past(known) -> None:
     assert check_kk("3276011503150007", known_regions=known, today=TODAY).ok
     assert [p.code for p in check_kk("3276014503150007", known_regions=known, today=TODAY).problems] == [
-        "impossible_issue_date"]
+        "impossible_issue_date"
+    ]
 
 
 def test_population_follows_the_programme_distributions(villages) -> None:

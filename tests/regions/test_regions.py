@@ -63,8 +63,10 @@ def test_children_api_cascades_down_to_villages() -> None:
     assert client.get(f"/api/v1/regions/{villages[0]['code']}/children").json() == []
 
 
-@pytest.mark.parametrize(("code", "level", "parent"), [("32", 1, None), ("3276", 2, "32"),
-                                                       ("327601", 3, "3276"), ("3276011006", 4, "327601")])
+@pytest.mark.parametrize(
+    ("code", "level", "parent"),
+    [("32", 1, None), ("3276", 2, "32"), ("327601", 3, "3276"), ("3276011006", 4, "327601")],
+)
 def test_code_rules(code: str, level: int, parent: str | None) -> None:
     assert level_of(code) == level
     assert parent_of(code) == parent

@@ -8,4 +8,4 @@ from prakerja.accounts.models import User
 class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "role", "email", "is_active", "email_verified_at", "phone_verified_at"]
     list_filter = ["role", "is_active"]
-    fieldsets = (*DjangoUserAdmin.fieldsets, ("Prakerja", {"fields": ("role",)}))
+    fieldsets = (*(DjangoUserAdmin.fieldsets or ()), ("Prakerja", {"fields": ("role",)}))

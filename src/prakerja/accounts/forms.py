@@ -15,7 +15,9 @@ class LoginForm(AuthenticationForm):
         username, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
         if username and password:
             try:
-                self.user_cache = services.login_check(username=username, password=password, request=self.request)
+                self.user_cache = services.login_check(
+                    username=username, password=password, request=self.request
+                )
             except PrakerjaError as exc:
                 raise forms.ValidationError(exc.detail, code=exc.code) from None
             self.confirm_login_allowed(self.user_cache)
@@ -24,8 +26,12 @@ class LoginForm(AuthenticationForm):
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        label=_("Code"), min_length=6, max_length=6,
-        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}"}),
+        label=_("Code"),
+        min_length=6,
+        max_length=6,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9]{6}"}
+        ),
         error_messages={"min_length": _("The code has 6 digits."), "max_length": _("The code has 6 digits.")},
     )
 

@@ -54,9 +54,15 @@ class OneTimeCode(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "purpose", "-created_at"])]
 
+    def __str__(self) -> str:
+        return f"{self.purpose} code for user {self.user_id}"
+
 
 class LoginFailure(models.Model):
     """A failed log-in, keyed by a blind index of the username so no username is stored in clear."""
 
     username_index = models.CharField(max_length=64, db_index=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"failed log-in at {self.at:%Y-%m-%d %H:%M}"

@@ -11,18 +11,32 @@ from typing import Any
 from prakerja.accounts.models import Role, User
 from prakerja.core.errors import Forbidden, NotAuthenticated
 
-PMO_ROLES = frozenset({
-    Role.PMO_ADMIN, Role.SELECTION_OFFICER, Role.PARTNERSHIP_OFFICER, Role.FINANCE_OFFICER,
-    Role.ME_ANALYST, Role.COMPLAINTS_OFFICER, Role.AUDITOR,
-})
+PMO_ROLES = frozenset(
+    {
+        Role.PMO_ADMIN,
+        Role.SELECTION_OFFICER,
+        Role.PARTNERSHIP_OFFICER,
+        Role.FINANCE_OFFICER,
+        Role.ME_ANALYST,
+        Role.COMPLAINTS_OFFICER,
+        Role.AUDITOR,
+    }
+)
 PARTNER_ROLES = frozenset({Role.PLATFORM_STAFF, Role.INSTITUTION_STAFF, Role.EMPLOYER})
 READ_SUFFIX = ".view"
 
 # Actions are "<area>.<verb>"; an auditor may perform every ".view" action and nothing else.
 ROLE_ACTIONS: dict[str, set[str]] = {
     Role.PARTICIPANT: {"account.view", "account.change"},
-    Role.PMO_ADMIN: {"account.view", "account.change", "pmo.view", "users.view", "users.change",
-                     "audit.view", "outbox.view"},
+    Role.PMO_ADMIN: {
+        "account.view",
+        "account.change",
+        "pmo.view",
+        "users.view",
+        "users.change",
+        "audit.view",
+        "outbox.view",
+    },
     Role.SELECTION_OFFICER: {"account.view", "account.change", "pmo.view"},
     Role.PARTNERSHIP_OFFICER: {"account.view", "account.change", "pmo.view"},
     Role.FINANCE_OFFICER: {"account.view", "account.change", "pmo.view"},

@@ -3,13 +3,12 @@
 from django.db.models import Count
 
 from prakerja.accounts.models import Role, User
+from prakerja.accounts.permissions import PARTNER_ROLES, PMO_ROLES
 from prakerja.core.models import AuditEntry, OutboxMessage, OutboxStatus
 from prakerja.regions.models import Level, Region
 
 
 def home_url(user: User) -> str:
-    from prakerja.accounts.permissions import PARTNER_ROLES, PMO_ROLES
-
     if user.role in PMO_ROLES:
         return "/pmo/"
     if user.role in PARTNER_ROLES:

@@ -66,7 +66,10 @@ def login_check(*, username: str, password: str, request: Any = None) -> User:
     """The user for these credentials; throttled: too many failures lock the username for a while."""
     index = _username_index(username)
     since = timezone.now() - _lock_window()
-    if LoginFailure.objects.filter(username_index=index, at__gte=since).count() >= settings.LOGIN_MAX_FAILURES:
+    if (
+        LoginFailure.objects.filter(username_index=index, at__gte=since).count()
+        >= settings.LOGIN_MAX_FAILURES
+    ):
         raise AccountLocked(minutes=settings.LOGIN_LOCK_MINUTES)
     user = authenticate(request, username=username, password=password)
     if user is None:
@@ -74,8 +77,13 @@ def login_check(*, username: str, password: str, request: Any = None) -> User:
             LoginFailure.objects.create(username_index=index)
             failures = LoginFailure.objects.filter(username_index=index, at__gte=since).count()
             if failures == settings.LOGIN_MAX_FAILURES:
-                audit_record(actor="system:login", action="accounts.locked", object_type="accounts.user",
-                             object_id=index[:16], after={"failures": failures})
+                audit_record(
+                    actor="system:login",
+                    action="accounts.locked",
+                    object_type="accounts.user",
+                    object_id=index[:16],
+                    after={"failures": failures},
+                )
         raise WrongCredentials()
     LoginFailure.objects.filter(username_index=index).delete()
     assert isinstance(user, User)
@@ -107,7 +115,8 @@ def otp_send(*, user: User, purpose: str) -> OneTimeCode:
             expires_at=timezone.now() + timedelta(minutes=settings.OTP_VALID_MINUTES),
         )
         body = _("Your Prakerja code is %(code)s. It is valid for %(minutes)d minutes. Never share it.") % {
-            "code": code, "minutes": settings.OTP_VALID_MINUTES,
+            "code": code,
+            "minutes": settings.OTP_VALID_MINUTES,
         }
         notify(channel=channel, recipient=recipient, subject=str(_("Prakerja verification code")), body=body)
     return otp
@@ -116,7 +125,9 @@ def otp_send(*, user: User, purpose: str) -> OneTimeCode:
 def otp_verify(*, user: User, purpose: str, code: str) -> None:
     """Mark the contact verified when the code is right; count a wrong try against the code."""
     otp = (
-        OneTimeCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=timezone.now())
+        OneTimeCode.objects.filter(
+            user=user, purpose=purpose, used_at__isnull=True, expires_at__gt=timezone.now()
+        )
         .order_by("-created_at")
         .first()
     )
@@ -164,8 +175,16 @@ def totp_check(*, user: User, code: str) -> None:
             audit_record(actor=user, action="accounts.totp_enrolled", obj=user)
 
 
-def user_create(*, username: str, password: str, role: str, email: str = "", phone: str = "",
-                first_name: str = "", actor: Any = "system") -> User:
+def user_create(
+    *,
+    username: str,
+    password: str,
+    role: str,
+    email: str = "",
+    phone: str = "",
+    first_name: str = "",
+    actor: Any = "system",
+) -> User:
     """Create a user of a role; refuse an unknown role."""
     if role not in Role.values:
         raise InvalidInput(code="unknown_role")

@@ -45,9 +45,16 @@ def second_factor(request: HttpRequest) -> HttpResponse:
         else:
             request.session[SESSION_KEY] = True
             return redirect(selectors.home_url(user))
-    return render(request, "accounts/second_factor.html", {
-        "form": form, "enrolling": enrolling, "uri": uri, "secret": user.totp_secret if enrolling else None,
-    })
+    return render(
+        request,
+        "accounts/second_factor.html",
+        {
+            "form": form,
+            "enrolling": enrolling,
+            "uri": uri,
+            "secret": user.totp_secret if enrolling else None,
+        },
+    )
 
 
 @login_required
@@ -80,8 +87,9 @@ def participant_home(request: HttpRequest) -> HttpResponse:
 
 @require("pmo.view")
 def pmo_home(request: HttpRequest) -> HttpResponse:
-    return render(request, "accounts/pmo_home.html", {"summary": selectors.programme_summary(),
-                                                      "chain": audit_verify()})
+    return render(
+        request, "accounts/pmo_home.html", {"summary": selectors.programme_summary(), "chain": audit_verify()}
+    )
 
 
 @require("mitra.view")

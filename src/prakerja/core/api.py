@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
-from prakerja.core.errors import PrakerjaError
+from prakerja.core.errors import InvalidInput, PrakerjaError
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: object) -> HttpResponse:
@@ -21,7 +21,7 @@ def problem(status: int, code: str, title: str, detail: str, **extra: object) ->
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(PrakerjaError)
     def prakerja_error(request: HttpRequest, exc: PrakerjaError) -> HttpResponse:
-        extra = {"problems": exc.problems} if getattr(exc, "problems", None) else {}
+        extra = {"problems": exc.problems} if isinstance(exc, InvalidInput) and exc.problems else {}
         return problem(exc.status, exc.code, exc.code.replace("_", " "), exc.detail, **extra)
 
     @api.exception_handler(ValidationError)
@@ -30,8 +30,9 @@ def install_error_handlers(api: NinjaAPI) -> None:
             {"field": ".".join(str(p) for p in e.get("loc", [])), "message": str(e.get("msg", ""))}
             for e in exc.errors
         ]
-        return problem(422, "invalid_input", "invalid input", _("Some of the data sent is not valid."),
-                       problems=problems)
+        return problem(
+            422, "invalid_input", "invalid input", _("Some of the data sent is not valid."), problems=problems
+        )
 
     @api.exception_handler(AuthenticationError)
     def auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:

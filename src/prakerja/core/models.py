@@ -35,6 +35,9 @@ class AuditEntry(models.Model):
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit trail")
 
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.action} {self.object_type}:{self.object_id}"
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
             raise AppendOnlyError("audit entries are append-only")
@@ -71,3 +74,6 @@ class OutboxMessage(models.Model):
     class Meta:
         indexes = [models.Index(fields=["status", "id"])]
         verbose_name = _("outbox message")
+
+    def __str__(self) -> str:
+        return f"{self.channel} #{self.pk} ({self.status})"

@@ -47,7 +47,11 @@ class SmtpDelivery:
         EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient], connection=connection).send()
 
 
-DELIVERIES: dict[str, type[Delivery]] = {"console": ConsoleDelivery, "file": FileDelivery, "smtp": SmtpDelivery}
+DELIVERIES: dict[str, type[Delivery]] = {
+    "console": ConsoleDelivery,
+    "file": FileDelivery,
+    "smtp": SmtpDelivery,
+}
 
 
 def _delivery_for(channel: str) -> Delivery:
@@ -74,7 +78,10 @@ def outbox_deliver(*, ids: list[int] | None = None, limit: int = 500) -> int:
         message.attempts += 1
         try:
             _delivery_for(message.channel).send(
-                channel=message.channel, recipient=message.recipient, subject=message.subject, body=message.body
+                channel=message.channel,
+                recipient=message.recipient,
+                subject=message.subject,
+                body=message.body,
             )
         except (OSError, smtplib.SMTPException, ValueError) as exc:
             log.warning("outbox message %s not delivered: %s", message.pk, type(exc).__name__)
@@ -90,7 +97,7 @@ def outbox_deliver(*, ids: list[int] | None = None, limit: int = 500) -> int:
 
 
 class OutboxEmailBackend(BaseEmailBackend):
-    """Django e-mail backend that writes to the outbox, so Django's own mail (password reset) goes there too."""
+    """Django e-mail backend writing to the outbox, so Django's own mail (password reset) goes there too."""
 
     def send_messages(self, email_messages: Any) -> int:
         count = 0

@@ -40,8 +40,13 @@ def demo_users_ensure() -> list[DemoUser]:
             user = User.objects.filter(username=username).first()
             if user is None:
                 user = user_create(
-                    username=username, password=DEMO_PASSWORD, role=role, first_name=name,
-                    email=f"{username}@demo.prakerja.example", phone=f"0812000000{number:02d}", actor="system:demo",
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    first_name=name,
+                    email=f"{username}@demo.prakerja.example",
+                    phone=f"0812000000{number:02d}",
+                    actor="system:demo",
                 )
             if role in PMO_ROLES and not user.totp_confirmed_at:
                 user.totp_secret = pyotp.random_base32()

@@ -15,16 +15,64 @@ from faker.providers.person.id_ID import Provider as IndonesianNames
 from prakerja.identity.rules import kk_digits, nik_digits
 
 COLUMNS = (
-    "nik", "kk", "full_name", "birth_date", "sex", "phone", "email", "village_code", "rural",
-    "education", "employment_status", "disability",
+    "nik",
+    "kk",
+    "full_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "village_code",
+    "rural",
+    "education",
+    "employment_status",
+    "disability",
 )
-EDUCATION = (("none", 2), ("sd", 10), ("smp", 15), ("sma", 50), ("diploma", 6), ("s1", 15), ("s2", 1.8), ("s3", 0.2))
+EDUCATION = (
+    ("none", 2),
+    ("sd", 10),
+    ("smp", 15),
+    ("sma", 50),
+    ("diploma", 6),
+    ("s1", 15),
+    ("s2", 1.8),
+    ("s3", 0.2),
+)
 EMPLOYMENT = (("unemployed", 45), ("laid_off", 20), ("worker", 25), ("micro_entrepreneur", 10))
 AGE_BANDS = (((18, 24), 30), ((25, 34), 35), ((35, 44), 20), ((45, 54), 10), ((55, 64), 5))
 RURAL_SHARE, FEMALE_SHARE, DISABILITY_SHARE = 0.56, 0.49, 0.03
-MOBILE_PREFIXES = ("811", "812", "813", "821", "822", "852", "853", "814", "815", "816", "855", "856",
-                   "857", "858", "817", "818", "819", "859", "877", "878", "895", "896", "897", "898",
-                   "899", "881", "882", "883", "887", "888")
+MOBILE_PREFIXES = (
+    "811",
+    "812",
+    "813",
+    "821",
+    "822",
+    "852",
+    "853",
+    "814",
+    "815",
+    "816",
+    "855",
+    "856",
+    "857",
+    "858",
+    "817",
+    "818",
+    "819",
+    "859",
+    "877",
+    "878",
+    "895",
+    "896",
+    "897",
+    "898",
+    "899",
+    "881",
+    "882",
+    "883",
+    "887",
+    "888",
+)
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 # Phone numbers: index * an odd multiplier not divisible by 5, modulo 10^8, is a bijection, so no two
 # people share a number while the digits still look scattered.
@@ -62,7 +110,7 @@ def _email_part(name: str) -> str:
 
 
 def generate_people(
-    count: int, *, villages: Sequence[tuple[str, bool]], seed: int = 0, today: date
+    count: int, *, villages: Sequence[tuple[str, bool | None]], seed: int = 0, today: date
 ) -> Iterator[Person]:
     """`count` people living in `villages` ((10-digit code, rural) pairs), households grouped by KK."""
     rng = random.Random(seed)

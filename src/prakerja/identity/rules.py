@@ -62,17 +62,29 @@ def _shape(value: str, label: str) -> Problem | None:
 def _region_problems(value: str, known_regions: Container[str], label: str) -> list[Problem]:
     province, regency, district = value[:2], value[:4], value[:6]
     if province not in known_regions:
-        return [Problem("unknown_province",
-                        _("The province code %(code)s in the %(label)s does not exist."),
-                        {"code": province, "label": label})]
+        return [
+            Problem(
+                "unknown_province",
+                _("The province code %(code)s in the %(label)s does not exist."),
+                {"code": province, "label": label},
+            )
+        ]
     if regency not in known_regions:
-        return [Problem("unknown_regency",
-                        _("The regency/city code %(code)s in the %(label)s does not exist."),
-                        {"code": regency, "label": label})]
+        return [
+            Problem(
+                "unknown_regency",
+                _("The regency/city code %(code)s in the %(label)s does not exist."),
+                {"code": regency, "label": label},
+            )
+        ]
     if district not in known_regions:
-        return [Problem("unknown_district",
-                        _("The district code %(code)s in the %(label)s does not exist."),
-                        {"code": district, "label": label})]
+        return [
+            Problem(
+                "unknown_district",
+                _("The district code %(code)s in the %(label)s does not exist."),
+                {"code": district, "label": label},
+            )
+        ]
     return []
 
 
@@ -91,7 +103,9 @@ def _year(two_digits: int, today: date) -> int:
 
 def _serial_problem(value: str, label: str) -> Problem | None:
     if value[12:] == "0000":
-        return Problem("zero_serial", _("The last four digits of the %(label)s cannot be 0000."), {"label": label})
+        return Problem(
+            "zero_serial", _("The last four digits of the %(label)s cannot be 0000."), {"label": label}
+        )
     return None
 
 
@@ -107,16 +121,24 @@ def check_nik(value: str, *, known_regions: Container[str], today: date) -> Chec
     real_day = day - FEMALE_DAY_OFFSET if sex == "P" else day
     born = _real_date(_year(yy, today), month, real_day) if real_day > 0 else None
     if born is None:
-        problems.append(Problem(
-            "impossible_birth_date",
-            _("Digits 7-12 of the NIK (%(digits)s) are not a real birth date: the day is 01-31 for men "
-              "and 41-71 for women, then month and year."),
-            {"digits": value[6:12]},
-        ))
+        problems.append(
+            Problem(
+                "impossible_birth_date",
+                _(
+                    "Digits 7-12 of the NIK (%(digits)s) are not a real birth date: the day is 01-31 for men "
+                    "and 41-71 for women, then month and year."
+                ),
+                {"digits": value[6:12]},
+            )
+        )
     elif born > today:
-        problems.append(Problem("birth_date_in_future",
-                                _("The birth date in the NIK (%(date)s) is in the future."),
-                                {"date": born.isoformat()}))
+        problems.append(
+            Problem(
+                "birth_date_in_future",
+                _("The birth date in the NIK (%(date)s) is in the future."),
+                {"date": born.isoformat()},
+            )
+        )
     serial = _serial_problem(value, "NIK")
     if serial:
         problems.append(serial)
@@ -133,9 +155,13 @@ def check_kk(value: str, *, known_regions: Container[str], today: date) -> Check
     problems = _region_problems(value, known_regions, "KK")
     issued = _real_date(_year(int(value[10:12]), today), int(value[8:10]), int(value[6:8]))
     if issued is None or issued > today:
-        problems.append(Problem("impossible_issue_date",
-                                _("Digits 7-12 of the KK (%(digits)s) are not a past issue date (day, month, year)."),
-                                {"digits": value[6:12]}))
+        problems.append(
+            Problem(
+                "impossible_issue_date",
+                _("Digits 7-12 of the KK (%(digits)s) are not a past issue date (day, month, year)."),
+                {"digits": value[6:12]},
+            )
+        )
     serial = _serial_problem(value, "KK")
     if serial:
         problems.append(serial)

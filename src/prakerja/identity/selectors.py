@@ -3,7 +3,6 @@
 from django.utils import timezone
 
 from prakerja.core.crypto import blind_index
-
 from prakerja.identity.rules import Check, check_kk, check_nik
 from prakerja.regions.selectors import names_above_villages
 

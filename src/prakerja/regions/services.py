@@ -48,7 +48,9 @@ class LoadResult:
     by_level: dict[int, int]
 
 
-def regions_load(*, actor: object = "system:regions", progress: Callable[[int, int], None] | None = None) -> LoadResult:
+def regions_load(
+    *, actor: object = "system:regions", progress: Callable[[int, int], None] | None = None
+) -> LoadResult:
     """Insert or update every region; running it again writes nothing when nothing changed."""
     regions = list(source_regions())
     current = {
@@ -72,7 +74,11 @@ def regions_load(*, actor: object = "system:regions", progress: Callable[[int, i
                 action="regions.load_batch",
                 object_type="regions.region",
                 object_id=f"{batch[0].code}..{batch[-1].code}",
-                after={"source": SOURCE, "rows": len(batch), "digest": rows_digest(r.code + r.name for r in batch)},
+                after={
+                    "source": SOURCE,
+                    "rows": len(batch),
+                    "digest": rows_digest(r.code + r.name for r in batch),
+                },
             )
             if progress:
                 progress(start + len(batch), len(changed))

@@ -5,28 +5,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('code', models.CharField(max_length=10, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=120)),
-                ('level', models.PositiveSmallIntegerField(choices=[(1, 'Province'), (2, 'Regency/city'), (3, 'District'), (4, 'Village')], db_index=True)),
-                ('kind', models.CharField(max_length=12)),
-                ('postal_code', models.CharField(blank=True, max_length=5)),
-                ('rural', models.BooleanField(help_text='Villages only: desa is rural, kelurahan is urban.', null=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='regions.region')),
+                ("code", models.CharField(max_length=10, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=120)),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[(1, "Province"), (2, "Regency/city"), (3, "District"), (4, "Village")],
+                        db_index=True,
+                    ),
+                ),
+                ("kind", models.CharField(max_length=12)),
+                ("postal_code", models.CharField(blank=True, max_length=5)),
+                (
+                    "rural",
+                    models.BooleanField(
+                        help_text="Villages only: desa is rural, kelurahan is urban.", null=True
+                    ),
+                ),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="regions.region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'region',
-                'verbose_name_plural': 'regions',
-                'ordering': ['code'],
+                "verbose_name": "region",
+                "verbose_name_plural": "regions",
+                "ordering": ["code"],
             },
         ),
     ]

@@ -20,9 +20,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-serve", action="store_true", help="seed, print the summary and exit")
-        parser.add_argument("--addr", default="127.0.0.1:8000", help="address to serve on (default 127.0.0.1:8000)")
-        parser.add_argument("--code-for", metavar="USERNAME",
-                            help="print the current authenticator code of a demo PMO user and exit")
+        parser.add_argument(
+            "--addr", default="127.0.0.1:8000", help="address to serve on (default 127.0.0.1:8000)"
+        )
+        parser.add_argument(
+            "--code-for",
+            metavar="USERNAME",
+            help="print the current authenticator code of a demo PMO user and exit",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
@@ -53,8 +58,11 @@ class Command(BaseCommand):
         for column in ("username", "role", "second factor"):
             logins.add_column(column)
         for user in users:
-            factor = f"TOTP key {user.totp_secret} · code: prakerja demo --code-for {user.username}" \
-                if user.totp_secret else "—"
+            factor = (
+                f"TOTP key {user.totp_secret} · code: prakerja demo --code-for {user.username}"
+                if user.totp_secret
+                else "—"
+            )
             logins.add_row(user.username, str(Role(user.role).label), factor)
         console.print(logins)
         summary = programme_summary()
@@ -65,5 +73,7 @@ class Command(BaseCommand):
             held.add_row(str(label), f"{count:,}")
         held.add_row("accounts", f"{User.objects.count():,}")
         chain = audit_verify()
-        held.add_row("audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}")
+        held.add_row(
+            "audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}"
+        )
         console.print(held)

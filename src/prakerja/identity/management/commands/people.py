@@ -27,12 +27,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, title="subcommands")
-        gen = sub.add_parser("generate", help="Write N synthetic, internally consistent people to a CSV file.")
+        gen = sub.add_parser(
+            "generate", help="Write N synthetic, internally consistent people to a CSV file."
+        )
         gen.add_argument("count", type=_positive, help="how many people (1 or more)")
         gen.add_argument("--out", required=True, type=Path, help="the CSV file to write")
-        gen.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same people")
-        gen.add_argument("--as-of", type=date.fromisoformat, default=None,
-                         help="reference date for ages (YYYY-MM-DD, default today)")
+        gen.add_argument(
+            "--seed", type=int, default=0, help="random seed: the same seed gives the same people"
+        )
+        gen.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            default=None,
+            help="reference date for ages (YYYY-MM-DD, default today)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         villages = list(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
