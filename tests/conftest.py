@@ -37,7 +37,11 @@ def make_user(db: Any) -> Callable[..., User]:
 
     def make(role: str = Role.PARTICIPANT, **fields: Any) -> User:
         n = next(counter)
-        defaults = {"username": f"{role}-{n}", "email": f"{role}-{n}@example.org", "phone": f"08120000{n:04d}"}
+        defaults = {
+            "username": f"{role}-{n}",
+            "email": f"{role}-{n}@example.org",
+            "phone": f"08120000{n:04d}",
+        }
         defaults.update(fields)
         return user_create(password=PASSWORD, role=role, **defaults)
 
