@@ -1,11 +1,23 @@
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 
 from prakerja.core.audit import GENESIS, audit_record, audit_verify
 from prakerja.core.models import AppendOnlyError, AuditEntry
 
 pytestmark = pytest.mark.django_db
+TABLE = AuditEntry._meta.db_table
+
+
+def _tamper(sql: str, params: list[object]) -> None:
+    """Act as someone with database rights: lift the append-only trigger, then rewrite history."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no deferred checks may be pending for ALTER
+            cursor.execute(f"ALTER TABLE {TABLE} DISABLE TRIGGER core_auditentry_append_only")
+        else:
+            cursor.execute("DROP TRIGGER core_auditentry_no_update")
+        cursor.execute(sql, params)
 
 
 def _three_entries(user: object) -> list[AuditEntry]:
@@ -35,11 +47,9 @@ def test_entries_chain_and_verify(make_user) -> None:
 
 def test_changed_content_is_detected(make_user) -> None:
     entries = _three_entries(make_user())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEntry._meta.db_table} SET after = %s WHERE id = %s",
-            ['{"a": 3, "nested": {"b": [1, 2]}}', entries[1].id],
-        )
+    _tamper(
+        f"UPDATE {TABLE} SET after = %s WHERE id = %s", ['{"a": 3, "nested": {"b": [1, 2]}}', entries[1].id]
+    )
     report = audit_verify()
     assert not report.ok
     assert report.broken_id == entries[1].id
@@ -48,8 +58,7 @@ def test_changed_content_is_detected(make_user) -> None:
 
 def test_deleted_entry_is_detected(make_user) -> None:
     entries = _three_entries(make_user())
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {AuditEntry._meta.db_table} WHERE id = %s", [entries[1].id])
+    _tamper(f"DELETE FROM {TABLE} WHERE id = %s", [entries[1].id])
     report = audit_verify()
     assert not report.ok
     assert report.broken_id == entries[2].id
@@ -57,10 +66,7 @@ def test_deleted_entry_is_detected(make_user) -> None:
 
 def test_rewritten_hash_still_breaks_the_next_link(make_user) -> None:
     entries = _three_entries(make_user())
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {AuditEntry._meta.db_table} SET entry_hash = %s WHERE id = %s", ["f" * 64, entries[0].id]
-        )
+    _tamper(f"UPDATE {TABLE} SET entry_hash = %s WHERE id = %s", ["f" * 64, entries[0].id])
     report = audit_verify()
     assert not report.ok
     assert report.broken_id == entries[0].id
@@ -75,12 +81,26 @@ def test_entries_cannot_be_changed_or_deleted_through_the_orm(make_user) -> None
         entry.delete()
 
 
+def test_the_database_refuses_to_rewrite_entries(make_user) -> None:
+    entry = _three_entries(make_user())[0]
+    statements = [f"UPDATE {TABLE} SET action = 'x' WHERE id = %s"]
+    if connection.vendor == "postgresql":
+        statements.append(f"DELETE FROM {TABLE} WHERE id = %s")
+    for statement in statements:
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [entry.id])
+    assert audit_verify().ok
+
+
 def test_audit_verify_command_exits_non_zero_when_broken(make_user, capsys) -> None:
     entries = _three_entries(make_user())
     call_command("audit", "verify")
     assert "intact" in capsys.readouterr().out
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {AuditEntry._meta.db_table} SET action = 'x' WHERE id = %s", [entries[2].id])
+    _tamper(f"UPDATE {TABLE} SET action = 'x' WHERE id = %s", [entries[2].id])
     with pytest.raises(SystemExit) as exit_info:
         call_command("audit", "verify")
     assert exit_info.value.code == 1
