@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from prakerja.core.api import install_error_handlers
+from prakerja.identity.api import router as identity_router
 from prakerja.regions.api import router as regions_router
 
 api = NinjaAPI(
@@ -27,3 +28,4 @@ def health(request: HttpRequest) -> dict[str, str]:
 
 
 api.add_router("/regions", regions_router)
+api.add_router("/identity", identity_router)

@@ -190,3 +190,39 @@ def test_nik_check_command(capsys) -> None:
     err = capsys.readouterr().err
     assert "320199" in err
     assert "3276013201990003" not in err
+
+
+def test_nik_check_api_keeps_the_number_out_of_urls_and_answers() -> None:
+    from django.test import Client
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    ok = client.post(
+        "/api/v1/identity/nik/check", {"number": "3276014501990003"}, content_type="application/json"
+    )
+    assert ok.status_code == 200
+    assert ok.json() == {
+        "number": "************0003",
+        "province_code": "32",
+        "regency_code": "3276",
+        "district_code": "327601",
+        "date": "1999-01-05",
+        "sex": "P",
+    }
+    bad = client.post(
+        "/api/v1/identity/nik/check", {"number": "9901013201990000"}, content_type="application/json"
+    )
+    assert bad.status_code == 422
+    assert bad["Content-Type"] == "application/problem+json"
+    assert [p["code"] for p in bad.json()["problems"]] == [
+        "unknown_province",
+        "impossible_birth_date",
+        "zero_serial",
+    ]
+    assert "9901013201990000" not in bad.content.decode()
+    kk = client.post(
+        "/api/v1/identity/kk/check", {"number": "3276011503150007"}, content_type="application/json"
+    )
+    assert kk.json()["date"] == "2015-03-15"
+    malformed = client.post("/api/v1/identity/nik/check", {"nik": 1}, content_type="application/json")
+    assert malformed.status_code == 422
+    assert malformed.json()["problems"][0]["field"].endswith("number")

@@ -55,16 +55,15 @@ class Command(BaseCommand):
 
     def _print_summary(self, console: Console, users: Any) -> None:
         logins = Table(title=f"Demo log-ins (password for all: {DEMO_PASSWORD})")
-        for column in ("username", "role", "second factor"):
+        for column in ("username", "role", "authenticator key (TOTP)"):
             logins.add_column(column)
         for user in users:
-            factor = (
-                f"TOTP key {user.totp_secret} · code: prakerja demo --code-for {user.username}"
-                if user.totp_secret
-                else "—"
-            )
-            logins.add_row(user.username, str(Role(user.role).label), factor)
+            logins.add_row(user.username, str(Role(user.role).label), user.totp_secret or "—")
         console.print(logins)
+        console.print(
+            "PMO staff enter an authenticator code after the password: "
+            "[bold]prakerja demo --code-for pmo.admin[/] prints the current one."
+        )
         summary = programme_summary()
         held = Table(title="What the demo holds")
         held.add_column("what")
