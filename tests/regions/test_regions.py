@@ -49,13 +49,13 @@ def test_regions_load_command_reports_counts(capsys) -> None:
 def test_provinces_api() -> None:
     body = Client().get("/api/v1/regions/provinces").json()
     assert len(body) == 38
-    assert {"code": "32", "name": "Jawa Barat", "level": 1} in body
+    assert {"code": "32", "name": "Jawa Barat", "level": 1, "postal_code": ""} in body
 
 
 def test_children_api_cascades_down_to_villages() -> None:
     client = Client()
     regencies = client.get("/api/v1/regions/32/children").json()
-    assert {"code": "3276", "name": "Kota Depok", "level": 2} in regencies
+    assert {"code": "3276", "name": "Kota Depok", "level": 2, "postal_code": ""} in regencies
     assert all(r["code"].startswith("32") and r["level"] == 2 for r in regencies)
     districts = client.get("/api/v1/regions/3276/children").json()
     villages = client.get(f"/api/v1/regions/{districts[0]['code']}/children").json()
@@ -84,3 +84,15 @@ def test_kinds() -> None:
     assert kind_of("910101", "Distrik") == "distrik"
     assert kind_of("3201012001", "x") == "desa" and is_rural("desa") is True
     assert is_rural("kecamatan") is None
+
+
+def test_lookup_page_works_without_javascript() -> None:
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    village = Region.objects.get(code="3276011006")
+    page = client.get("/wilayah/", {"village_code": village.code}).content.decode()
+    assert f'<dd data-testid="postal-code">{village.postal_code}</dd>' in page
+    assert (
+        "Enter the 10-digit code of a village"
+        in client.get("/wilayah/", {"village_code": "3276"}).content.decode()
+    )
+    assert "does not exist" in client.get("/wilayah/", {"village_code": "9999999999"}).content.decode()

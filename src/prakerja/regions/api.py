@@ -12,6 +12,7 @@ class RegionOut(Schema):
     code: str
     name: str
     level: int
+    postal_code: str = ""
 
 
 @router.get("/provinces", response=list[RegionOut], auth=None)
