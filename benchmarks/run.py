@@ -89,9 +89,13 @@ def bench_nik(n: int, today: date) -> None:
         return parsed
 
     (ours_seconds, rejected), (ceiling_seconds, _) = timed(ours), timed(ceiling)
-    report(f"1. NIK validation of {n:,} numbers ({CORRUPT_SHARE:.0%} corrupted)", n,
-           ("ours: check_nik", ours_seconds), ("ceiling: int(s)", ceiling_seconds),
-           f"{rejected:,} rejected by check_nik; {len(known):,} known region codes")
+    report(
+        f"1. NIK validation of {n:,} numbers ({CORRUPT_SHARE:.0%} corrupted)",
+        n,
+        ("ours: check_nik", ours_seconds),
+        ("ceiling: int(s)", ceiling_seconds),
+        f"{rejected:,} rejected by check_nik; {len(known):,} known region codes",
+    )
 
 
 def bench_people(n: int, folder: Path) -> None:
@@ -109,17 +113,23 @@ def bench_people(n: int, folder: Path) -> None:
 
     ceiling_seconds, _ = timed(ceiling)
     mb = [path.stat().st_size / 1e6 for path in (ours_file, ceiling_file)]
-    report(f"2. Generating {n:,} synthetic people to CSV", n,
-           ("ours: people generate", ours_seconds), ("ceiling: csv.writer", ceiling_seconds),
-           f"CSV files: {mb[0]:,.1f} MB ours, {mb[1]:,.1f} MB ceiling")
+    report(
+        f"2. Generating {n:,} synthetic people to CSV",
+        n,
+        ("ours: people generate", ours_seconds),
+        ("ceiling: csv.writer", ceiling_seconds),
+        f"CSV files: {mb[0]:,.1f} MB ours, {mb[1]:,.1f} MB ceiling",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=1_000_000, help="rows per benchmark (default 1,000,000)")
     n: int = parser.parse_args().n
-    console.print(f"[bold]Machine:[/] {os.cpu_count()} cores, {platform.machine()}, {platform.system()}, "
-                  f"Python {platform.python_version()} ({platform.python_implementation()})")
+    console.print(
+        f"[bold]Machine:[/] {os.cpu_count()} cores, {platform.machine()}, {platform.system()}, "
+        f"Python {platform.python_version()} ({platform.python_implementation()})"
+    )
     with tempfile.TemporaryDirectory(prefix="prakerja-bench-") as name:
         folder = Path(name)
         setup_django(folder)

@@ -110,12 +110,27 @@ def test_not_sixteen_digits(known, bad: str) -> None:
     assert result.parsed is None
 
 
-def test_serial_zero_and_future_dates(known) -> None:
+def test_serial_zero_and_two_digit_years(known) -> None:
     assert [p.code for p in check_nik("3276014501990000", known_regions=known, today=TODAY).problems] == [
         "zero_serial"
     ]
-    future = check_nik("3276013011260001", known_regions=known, today=TODAY)
-    assert [p.code for p in future.problems] == ["birth_date_in_future"]
+    # A two-digit year is 20xx unless that date is still to come: then it is 19xx.
+    assert check_nik("3276012411260001", known_regions=known, today=TODAY).parsed.date == date(2026, 11, 24)
+    assert check_nik("3276012511260001", known_regions=known, today=TODAY).parsed.date == date(1926, 11, 25)
+    assert check_kk("3276012511260001", known_regions=known, today=TODAY).parsed.date == date(1926, 11, 25)
+
+
+@pytest.mark.parametrize("digit", ["\u00b2", "\u0663", "\uff10"])
+def test_non_ascii_digits_are_not_digits(known, digit: str) -> None:
+    for position in (0, 7, 14):
+        value = "3276014501990003"
+        value = value[:position] + digit + value[position + 1 :]
+        assert [p.code for p in check_nik(value, known_regions=known, today=TODAY).problems] == [
+            "not_16_digits"
+        ]
+        assert [p.code for p in check_kk(value, known_regions=known, today=TODAY).problems] == [
+            "not_16_digits"
+        ]
 
 
 def test_every_problem_is_reported_not_only_the_first(known) -> None:

@@ -7,8 +7,11 @@ disability, ages 18-64 weighted young. The same seed and reference date give the
 
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import accumulate
+from operator import attrgetter
+from typing import Any
 
 from faker.providers.person.id_ID import Provider as IndonesianNames
 
@@ -79,6 +82,9 @@ EMAIL_DOMAINS = ("example.com", "example.org", "example.net")
 _PHONE_MULTIPLIER, _PHONE_SPACE = 48_271_113, 100_000_000
 
 
+_ROW = attrgetter(*COLUMNS)
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     nik: str
@@ -95,7 +101,12 @@ class Person:
     disability: str
 
     def row(self) -> tuple[str, ...]:
-        return astuple(self)
+        return _ROW(self)  # type: ignore[no-any-return]
+
+
+def _cumulative(table: Sequence[tuple[Any, float]]) -> tuple[list[Any], list[float]]:
+    """Values and cumulative weights, computed once rather than on every draw."""
+    return [value for value, _ in table], list(accumulate(weight for _, weight in table))
 
 
 def _years_before(day: date, years: int) -> date:
@@ -122,9 +133,7 @@ def generate_people(
         "L": (IndonesianNames.first_names_male, IndonesianNames.last_names_male),
         "P": (IndonesianNames.first_names_female, IndonesianNames.last_names_female),
     }
-    education = ([v for v, _ in EDUCATION], [w for _, w in EDUCATION])
-    employment = ([v for v, _ in EMPLOYMENT], [w for _, w in EMPLOYMENT])
-    bands = ([v for v, _ in AGE_BANDS], [w for _, w in AGE_BANDS])
+    education, employment, bands = (_cumulative(EDUCATION), _cumulative(EMPLOYMENT), _cumulative(AGE_BANDS))
     nik_serials: dict[str, int] = {}
     kk_serials: dict[str, int] = {}
     made = 0
@@ -138,7 +147,7 @@ def generate_people(
         kk = kk_digits(district, issued, kk_serials[kk_key])
         for _ in range(min(rng.choice((1, 1, 2, 2, 3)), count - made)):
             sex = "P" if rng.random() < FEMALE_SHARE else "L"
-            low, high = rng.choices(*bands)[0]
+            low, high = rng.choices(bands[0], cum_weights=bands[1])[0]
             latest, earliest = _years_before(today, low), _years_before(today, high + 1) + timedelta(days=1)
             born = earliest + timedelta(days=rng.randint(0, (latest - earliest).days))
             nik_key = nik_digits(district, born, sex, 0)[:12]
@@ -156,8 +165,8 @@ def generate_people(
                 email=f"{_email_part(first)}.{_email_part(last)}.{made}@{rng.choice(EMAIL_DOMAINS)}",
                 village_code=village,
                 rural="true" if is_rural else "false",
-                education=rng.choices(*education)[0],
-                employment_status=rng.choices(*employment)[0],
+                education=rng.choices(education[0], cum_weights=education[1])[0],
+                employment_status=rng.choices(employment[0], cum_weights=employment[1])[0],
                 disability="true" if rng.random() < DISABILITY_SHARE else "false",
             )
             made += 1

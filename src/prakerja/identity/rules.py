@@ -50,7 +50,7 @@ class Check:
 
 
 def _shape(value: str, label: str) -> Problem | None:
-    if len(value) != 16 or not value.isdigit():
+    if len(value) != 16 or not (value.isascii() and value.isdigit()):
         return Problem(
             "not_16_digits",
             _("%(label)s must be exactly 16 digits (0-9); this one has %(length)d characters."),
@@ -95,10 +95,10 @@ def _real_date(year: int, month: int, day: int) -> date | None:
         return None
 
 
-def _year(two_digits: int, today: date) -> int:
-    """Two-digit years up to this year are 20xx, later ones 19xx."""
+def _year(two_digits: int, month: int, day: int, today: date) -> int:
+    """A two-digit year is 20xx unless that date would be after today, then 19xx."""
     year = 2000 + two_digits
-    return year if year <= today.year else year - 100
+    return year if (year, month, day) <= (today.year, today.month, today.day) else year - 100
 
 
 def _serial_problem(value: str, label: str) -> Problem | None:
@@ -119,7 +119,7 @@ def check_nik(value: str, *, known_regions: Container[str], today: date) -> Chec
     day, month, yy = int(value[6:8]), int(value[8:10]), int(value[10:12])
     sex = "P" if day > FEMALE_DAY_OFFSET else "L"
     real_day = day - FEMALE_DAY_OFFSET if sex == "P" else day
-    born = _real_date(_year(yy, today), month, real_day) if real_day > 0 else None
+    born = _real_date(_year(yy, month, real_day, today), month, real_day) if real_day > 0 else None
     if born is None:
         problems.append(
             Problem(
@@ -129,14 +129,6 @@ def check_nik(value: str, *, known_regions: Container[str], today: date) -> Chec
                     "and 41-71 for women, then month and year."
                 ),
                 {"digits": value[6:12]},
-            )
-        )
-    elif born > today:
-        problems.append(
-            Problem(
-                "birth_date_in_future",
-                _("The birth date in the NIK (%(date)s) is in the future."),
-                {"date": born.isoformat()},
             )
         )
     serial = _serial_problem(value, "NIK")
@@ -153,12 +145,13 @@ def check_kk(value: str, *, known_regions: Container[str], today: date) -> Check
     if shape:
         return Check(None, (shape,))
     problems = _region_problems(value, known_regions, "KK")
-    issued = _real_date(_year(int(value[10:12]), today), int(value[8:10]), int(value[6:8]))
-    if issued is None or issued > today:
+    day, month = int(value[6:8]), int(value[8:10])
+    issued = _real_date(_year(int(value[10:12]), month, day, today), month, day)
+    if issued is None:
         problems.append(
             Problem(
                 "impossible_issue_date",
-                _("Digits 7-12 of the KK (%(digits)s) are not a past issue date (day, month, year)."),
+                _("Digits 7-12 of the KK (%(digits)s) are not a real issue date (day, month, year)."),
                 {"digits": value[6:12]},
             )
         )
