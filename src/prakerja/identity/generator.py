@@ -101,7 +101,7 @@ class Person:
     disability: str
 
     def row(self) -> tuple[str, ...]:
-        return _ROW(self)  # type: ignore[no-any-return]
+        return _ROW(self)
 
 
 def _cumulative(table: Sequence[tuple[Any, float]]) -> tuple[list[Any], list[float]]:
