@@ -6,6 +6,7 @@ import pyotp
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
 from rich.console import Console
 from rich.table import Table
 
@@ -42,7 +43,8 @@ class Command(BaseCommand):
         call_command("regions", "load")
         console.print("[bold]3/3[/] Demo users")
         users = demo_users_ensure()
-        self._print_summary(console, users)
+        with translation.override("en"):  # the command line speaks English, like the code and docs
+            self._print_summary(console, users)
         if not options["no_serve"]:
             console.print(f"Serving on http://{options['addr']}/ — Ctrl+C stops.")
             call_command("runserver", options["addr"], use_reloader=False)
