@@ -26,14 +26,14 @@
     const input = picker.querySelector("input[data-village-code]");
     const label = (name) => picker.dataset[`label${name[0].toUpperCase()}${name.slice(1)}`];
     const selects = LEVELS.map((level) => {
-      const wrapper = document.createElement("label");
-      wrapper.textContent = label(level);
+      const caption = document.createElement("label");
       const select = document.createElement("select");
+      select.id = caption.htmlFor = `${input.name}-${level}`;
+      caption.textContent = label(level);
       select.name = `${input.name}_${level}`;
       select.dataset.level = level;
       select.disabled = true;
-      wrapper.append(select);
-      input.closest("label").before(wrapper);
+      input.closest("label").before(caption, select);
       return select;
     });
     input.closest("label").hidden = true;
