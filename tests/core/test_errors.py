@@ -1,4 +1,5 @@
 import json
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.test import Client
@@ -32,3 +33,19 @@ def test_anonymous_visitor_is_sent_to_log_in() -> None:
     response = Client().get("/pmo/")
     assert response.status_code == 302
     assert response["Location"].startswith("/akun/masuk/?next=/pmo/")
+
+
+@pytest.mark.django_db
+def test_pmo_home_lists_the_latest_audit_entries_in_local_time(make_user) -> None:
+    from prakerja.accounts.middleware import SESSION_KEY
+    from prakerja.core.audit import audit_record
+
+    entry = audit_record(actor="system:test", action="test.shown", object_type="x", object_id="7")
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(make_user(role="auditor"))
+    session = client.session
+    session[SESSION_KEY] = True
+    session.save()
+    page = client.get("/pmo/").content.decode()
+    assert "test.shown" in page
+    assert f"{entry.at.astimezone(ZoneInfo('Asia/Jakarta')):%d-%m-%Y %H:%M} WIB" in page

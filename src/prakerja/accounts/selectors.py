@@ -32,4 +32,5 @@ def programme_summary() -> dict[str, object]:
         "users": [(label, by_role.get(role, 0)) for role, label in Role.choices],
         "audit_entries": AuditEntry.objects.count(),
         "outbox_pending": OutboxMessage.objects.filter(status=OutboxStatus.PENDING).count(),
+        "latest_audit": list(AuditEntry.objects.order_by("-id")[:10]),
     }
