@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "prakerja.regions",
     "prakerja.identity",
     "prakerja.accounts",
+    "prakerja.registry",
     "prakerja.demo",
 ]
 

@@ -22,10 +22,15 @@ def _key(setting_value: str) -> bytes:
     return key
 
 
+@cache
+def _cipher(setting_value: str) -> AESGCM:
+    return AESGCM(_key(setting_value))
+
+
 def encrypt(plaintext: str) -> str:
     """A self-describing token 'v1:<nonce+ciphertext, base64>'; a fresh nonce every time."""
     nonce = os.urandom(12)
-    sealed = AESGCM(_key(settings.PII_KEY)).encrypt(nonce, plaintext.encode(), _VERSION.encode())
+    sealed = _cipher(settings.PII_KEY).encrypt(nonce, plaintext.encode(), _VERSION.encode())
     return f"{_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
 
 
@@ -34,7 +39,7 @@ def decrypt(token: str) -> str:
     if version != _VERSION:
         raise ValueError("unknown encryption version")
     raw = base64.b64decode(payload)
-    return AESGCM(_key(settings.PII_KEY)).decrypt(raw[:12], raw[12:], _VERSION.encode()).decode()
+    return _cipher(settings.PII_KEY).decrypt(raw[:12], raw[12:], _VERSION.encode()).decode()
 
 
 def blind_index(value: str, *, purpose: str) -> str:

@@ -1,0 +1,166 @@
+"""Applicants, eligibility rule sets and decisions, and exclusion lists from other agencies."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from prakerja.core.crypto import EncryptedTextField
+from prakerja.registry import rules
+
+
+class Sex(models.TextChoices):
+    MALE = "L", _("Male")
+    FEMALE = "P", _("Female")
+
+
+class Education(models.TextChoices):
+    NONE = "none", _("No schooling")
+    SD = "sd", _("Primary school (SD)")
+    SMP = "smp", _("Junior secondary (SMP)")
+    SMA = "sma", _("Senior secondary (SMA/SMK)")
+    DIPLOMA = "diploma", _("Diploma")
+    S1 = "s1", _("Bachelor (S1)")
+    S2 = "s2", _("Master (S2)")
+    S3 = "s3", _("Doctorate (S3)")
+
+
+class EmploymentStatus(models.TextChoices):
+    UNEMPLOYED = "unemployed", _("Unemployed")
+    LAID_OFF = "laid_off", _("Laid off")
+    WORKER = "worker", _("Worker")
+    MICRO_ENTREPRENEUR = "micro_entrepreneur", _("Micro-entrepreneur")
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("Web")
+    API = "api", _("API")
+    IMPORT = "import", _("Bulk import")
+
+
+class RuleSet(models.Model):
+    """A versioned set of eligibility parameters; a new version is a new row, never an edit."""
+
+    version = models.PositiveIntegerField(unique=True)
+    params = models.JSONField()
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+
+    class Meta:
+        ordering = ["-version"]
+        verbose_name = _("eligibility rule set")
+
+    def __str__(self) -> str:
+        return f"v{self.version}"
+
+
+class Applicant(models.Model):
+    """One person, once: the NIK's blind index is unique. NIK, KK, phone and e-mail are encrypted."""
+
+    pseudonym = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="applicant"
+    )
+    nik = EncryptedTextField()
+    nik_index = models.CharField(max_length=64, unique=True)
+    kk = EncryptedTextField()
+    kk_index = models.CharField(max_length=64, db_index=True)
+    full_name = models.CharField(max_length=150)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    phone = EncryptedTextField(blank=True)
+    email = EncryptedTextField(blank=True)
+    village = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+")
+    province_code = models.CharField(max_length=2, db_index=True)
+    regency_code = models.CharField(max_length=4, db_index=True)
+    rural = models.BooleanField()
+    education = models.CharField(max_length=8, choices=Education.choices)
+    employment_status = models.CharField(max_length=20, choices=EmploymentStatus.choices)
+    disability = models.BooleanField(default=False)
+    citizen = models.BooleanField(null=True, default=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    registered_at = models.DateTimeField()
+    # The current eligibility decision; its history is in EligibilityDecision.
+    eligible = models.BooleanField(db_index=True)
+    failing_rules = models.PositiveBigIntegerField(default=0)
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("applicant")
+        verbose_name_plural = _("applicants")
+        indexes = [models.Index(fields=["regency_code", "eligible"])]
+
+    def __str__(self) -> str:
+        return f"applicant {self.pk}"
+
+    @property
+    def reasons(self) -> tuple[rules.Reason, ...]:
+        return rules.reasons_from_mask(self.failing_rules, self.ruleset.params)
+
+
+class EligibilityDecision(models.Model):
+    """Every decision ever made about an applicant, with the rule set that made it."""
+
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="decisions")
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+")
+    eligible = models.BooleanField()
+    failing_rules = models.PositiveBigIntegerField()
+    decided_at = models.DateTimeField()
+    cause = models.CharField(max_length=40)
+
+    class Meta:
+        indexes = [models.Index(fields=["applicant", "-decided_at"])]
+
+    def __str__(self) -> str:
+        return f"decision {self.pk} ({'eligible' if self.eligible else 'ineligible'})"
+
+
+class ListKind(models.TextChoices):
+    CIVIL_SERVANT = "civil_servant", _("Civil servants (ASN)")
+    SOLDIER = "soldier", _("Armed forces (TNI)")
+    POLICE = "police", _("Police (Polri)")
+    VILLAGE_OFFICIAL = "village_official", _("Village officials")
+    LEGISLATOR = "legislator", _("Legislators")
+    SOE_BOARD = "soe_board", _("State-company boards")
+    STUDENT = "student", _("Students in formal education")
+    WAGE_SUBSIDY = "wage_subsidy", _("Wage subsidy and aid recipients")
+    FORMER_RECIPIENT = "former_recipient", _("Former recipients")
+    BLACKLIST = "blacklist", _("Blacklist")
+
+
+class ExclusionList(models.Model):
+    """One upload of NIKs from another agency, kept only as blind indexes."""
+
+    kind = models.CharField(max_length=20, choices=ListKind.choices)
+    source = models.CharField(max_length=100)
+    as_of = models.DateField()
+    entries_count = models.PositiveIntegerField(default=0)
+    digest = models.CharField(max_length=64)
+    active = models.BooleanField(default=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT)
+    removed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "source", "as_of"], name="one_list_per_source_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source} {self.as_of}"
+
+
+class ExclusionEntry(models.Model):
+    exclusion_list = models.ForeignKey(ExclusionList, on_delete=models.CASCADE, related_name="entries")
+    nik_index = models.CharField(max_length=64, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["exclusion_list", "nik_index"], name="one_entry_per_list")
+        ]
+
+    def __str__(self) -> str:
+        return f"entry of list {self.exclusion_list_id}"

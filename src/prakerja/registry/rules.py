@@ -1,0 +1,264 @@
+"""Pure rules of the registry: reading an applicant row, the NIK against the profile, and eligibility.
+
+Every failing rule has a stable code, a bit in the applicant's `failing_rules` mask, and a message in
+Indonesian and English; a decision lists every failing rule, not only the first.
+"""
+
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from prakerja.identity.rules import Check, Problem, check_kk, check_nik
+
+EDUCATION = ("none", "sd", "smp", "sma", "diploma", "s1", "s2", "s3")
+EMPLOYMENT = ("unemployed", "laid_off", "worker", "micro_entrepreneur")
+COLUMNS = (
+    "nik", "kk", "full_name", "birth_date", "sex", "phone", "email", "village_code", "rural",
+    "education", "employment_status", "disability",
+)  # fmt: skip
+BOOLEANS = {"true": True, "false": False}
+
+# Exclusion-list kinds, each the rule that an applicant on such a list fails.
+LIST_RULES: dict[str, Promise] = {
+    "civil_servant": _("Civil servants (ASN) cannot receive the programme."),
+    "soldier": _("Members of the armed forces (TNI) cannot receive the programme."),
+    "police": _("Members of the police (Polri) cannot receive the programme."),
+    "village_official": _("Village heads and village officials cannot receive the programme."),
+    "legislator": _("Members of a legislature (DPR, DPD, DPRD) cannot receive the programme."),
+    "soe_board": _("Directors and commissioners of state-owned companies cannot receive the programme."),
+    "student": _("People in formal education cannot receive the programme."),
+    "wage_subsidy": _("People receiving another wage subsidy or social aid cannot receive the programme."),
+    "former_recipient": _("The programme is received only once in a lifetime, and it was received before."),
+    "blacklist": _("This person is barred from the programme (blacklist)."),
+}
+OTHER_RULES: dict[str, Promise] = {
+    "under_age": _("Applicants must be at least %(min_age)d years old."),
+    "over_age": _("Applicants must be at most %(max_age)d years old."),
+    "not_citizen": _("Only Indonesian citizens can receive the programme."),
+    "kk_limit": _("At most %(max_per_kk)d people of one family card (KK) can receive the programme."),
+}
+# The bit of each rule in `failing_rules`: append only, never reorder (stored in the database).
+RULE_CODES = (
+    "under_age", "over_age", "not_citizen", "kk_limit", "civil_servant", "soldier", "police",
+    "village_official", "legislator", "soe_board", "student", "wage_subsidy", "former_recipient", "blacklist",
+)  # fmt: skip
+RULE_BIT = {code: 1 << position for position, code in enumerate(RULE_CODES)}
+DEFAULT_PARAMS: dict[str, Any] = {
+    "min_age": 18,
+    "max_age": None,
+    "max_per_kk": 2,
+    "excluded_lists": list(LIST_RULES),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        template = LIST_RULES.get(self.code) or OTHER_RULES[self.code]
+        return str(template) % self.params if self.params else str(template)
+
+
+@dataclass(frozen=True)
+class Decision:
+    eligible: bool
+    reasons: tuple[Reason, ...]
+
+    @property
+    def mask(self) -> int:
+        return sum(RULE_BIT[r.code] for r in self.reasons)
+
+
+def reasons_from_mask(mask: int, params: Mapping[str, Any]) -> tuple[Reason, ...]:
+    """The reasons a stored mask stands for, with the rule set's parameters for their messages."""
+    return tuple(Reason(code, _params_for(code, params)) for code in RULE_CODES if mask & RULE_BIT[code])
+
+
+def _params_for(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "under_age": {"min_age": params.get("min_age")},
+        "over_age": {"max_age": params.get("max_age")},
+        "kk_limit": {"max_per_kk": params.get("max_per_kk")},
+    }.get(code, {})
+
+
+def age_on(born: date, day: date) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What eligibility is decided on: the profile, list memberships and the programme's history."""
+
+    birth_date: date
+    citizen: bool | None = True
+    lists: frozenset[str] = frozenset()
+    kk_recipients: int = 0
+
+
+def decide(facts: Facts, *, params: Mapping[str, Any], today: date) -> Decision:
+    """Every rule of the rule set that the applicant fails."""
+    failing: list[Reason] = []
+    age = age_on(facts.birth_date, today)
+    if age < params["min_age"]:
+        failing.append(Reason("under_age", _params_for("under_age", params)))
+    if params.get("max_age") is not None and age > params["max_age"]:
+        failing.append(Reason("over_age", _params_for("over_age", params)))
+    if facts.citizen is False:
+        failing.append(Reason("not_citizen"))
+    if facts.kk_recipients >= params["max_per_kk"]:
+        failing.append(Reason("kk_limit", _params_for("kk_limit", params)))
+    for kind in LIST_RULES:
+        if kind in facts.lists and kind in params["excluded_lists"]:
+            failing.append(Reason(kind))
+    failing.sort(key=lambda r: RULE_CODES.index(r.code))
+    return Decision(not failing, tuple(failing))
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One applicant's data, well formed and consistent; NIK and KK still in clear (encrypted on save)."""
+
+    nik: str
+    kk: str
+    full_name: str
+    birth_date: date
+    sex: str
+    phone: str
+    email: str
+    village_code: str
+    rural: bool
+    education: str
+    employment_status: str
+    disability: bool
+
+
+def _problem(column: str, code: str, message: Promise | str, /, **params: Any) -> Problem:
+    return Problem(f"{column}:{code}", message, params)
+
+
+def nik_agreement(
+    nik: Check, *, birth_date: date | None, sex: str | None, district: str | None
+) -> list[Problem]:
+    """Where the NIK disagrees with the profile, one problem naming each field that disagrees."""
+    problems: list[Problem] = []
+    parsed = nik.parsed
+    if parsed is None:
+        return problems
+    if birth_date and parsed.date and parsed.date != birth_date:
+        problems.append(
+            _problem(
+                "birth_date",
+                "disagrees_with_nik",
+                _("The birth date %(given)s does not match the NIK, which says %(nik)s."),
+                given=birth_date.isoformat(),
+                nik=parsed.date.isoformat(),
+            )
+        )
+    if sex and parsed.sex and parsed.sex != sex:
+        problems.append(
+            _problem(
+                "sex",
+                "disagrees_with_nik",
+                _("The sex %(given)s does not match the NIK, which says %(nik)s."),
+                given=sex,
+                nik=parsed.sex,
+            )
+        )
+    if district and parsed.district_code != district:
+        problems.append(
+            _problem(
+                "village_code",
+                "disagrees_with_nik",
+                _("The village is in district %(given)s, but the NIK was issued in district %(nik)s."),
+                given=district,
+                nik=parsed.district_code,
+            )
+        )
+    return problems
+
+
+def read_row(
+    row: Mapping[str, str], *, known_regions: Container[str], villages: Mapping[str, bool | None], today: date
+) -> Profile | list[Problem]:
+    """A CSV row as a Profile, or every problem with it (each problem code prefixed by its column)."""
+    value = {c: (row.get(c) or "").strip() for c in COLUMNS}
+    problems: list[Problem] = []
+    nik = check_nik(value["nik"], known_regions=known_regions, today=today)
+    problems += [_problem("nik", p.code, p.template, **p.params) for p in nik.problems]
+    kk = check_kk(value["kk"], known_regions=known_regions, today=today)
+    problems += [_problem("kk", p.code, p.template, **p.params) for p in kk.problems]
+    if not value["full_name"] or len(value["full_name"]) > 150:
+        problems.append(
+            _problem("full_name", "required", _("The full name is required (at most 150 characters)."))
+        )
+    try:
+        born: date | None = date.fromisoformat(value["birth_date"])
+    except ValueError:
+        born = None
+        problems.append(_problem("birth_date", "invalid", _("The birth date must be a date as YYYY-MM-DD.")))
+    if value["sex"] not in ("L", "P"):
+        problems.append(_problem("sex", "invalid", _("Sex must be L (male) or P (female).")))
+    village = value["village_code"].replace(".", "")
+    if village not in villages:
+        problems.append(
+            _problem(
+                "village_code",
+                "unknown",
+                _("The village code %(code)s does not exist."),
+                code=value["village_code"][:20],
+            )
+        )
+    for column in ("rural", "disability"):
+        if value[column].lower() not in BOOLEANS:
+            problems.append(
+                _problem(column, "invalid", _("%(column)s must be true or false."), column=column)
+            )
+    if value["education"] not in EDUCATION:
+        problems.append(
+            _problem(
+                "education",
+                "invalid",
+                _("Education must be one of: %(choices)s."),
+                choices=", ".join(EDUCATION),
+            )
+        )
+    if value["employment_status"] not in EMPLOYMENT:
+        problems.append(
+            _problem(
+                "employment_status",
+                "invalid",
+                _("Employment status must be one of: %(choices)s."),
+                choices=", ".join(EMPLOYMENT),
+            )
+        )
+    if value["phone"] and not (value["phone"].lstrip("+").isdigit() and 9 <= len(value["phone"]) <= 15):
+        problems.append(_problem("phone", "invalid", _("The phone number must be 9-15 digits.")))
+    if value["email"] and ("@" not in value["email"] or len(value["email"]) > 254):
+        problems.append(_problem("email", "invalid", _("The e-mail address is not valid.")))
+    problems += nik_agreement(
+        nik, birth_date=born, sex=value["sex"] or None, district=village[:6] if village in villages else None
+    )
+    if problems or born is None:
+        return problems
+    return Profile(
+        nik=value["nik"],
+        kk=value["kk"],
+        full_name=value["full_name"],
+        birth_date=born,
+        sex=value["sex"],
+        phone=value["phone"],
+        email=value["email"].lower(),
+        village_code=village,
+        rural=BOOLEANS[value["rural"].lower()],
+        education=value["education"],
+        employment_status=value["employment_status"],
+        disability=BOOLEANS[value["disability"].lower()],
+    )

@@ -1,0 +1,383 @@
+"""Registry writes: rule sets, the bulk import of applicants, exclusion lists and re-checks."""
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import islice
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from prakerja.core import crypto
+from prakerja.core.audit import audit_record, rows_digest
+from prakerja.core.errors import Conflict, InvalidInput, NotFound
+from prakerja.identity.rules import Problem
+from prakerja.identity.selectors import kk_index, nik_index
+from prakerja.regions.models import Level, Region
+from prakerja.regions.selectors import names_above_villages
+from prakerja.registry import rules
+from prakerja.registry.models import (
+    Applicant,
+    EligibilityDecision,
+    ExclusionEntry,
+    ExclusionList,
+    ListKind,
+    RuleSet,
+    Source,
+)
+from prakerja.registry.selectors import list_memberships, ruleset_current
+
+BATCH = 5_000
+ErrorSink = Callable[[int, list[Problem]], None]
+
+
+def ruleset_create(*, params: dict[str, Any], note: str = "", actor: Any = "system") -> RuleSet:
+    """A new rule-set version; the defaults fill in what `params` leaves out."""
+    merged = {**rules.DEFAULT_PARAMS, **params}
+    unknown = set(merged["excluded_lists"]) - set(rules.LIST_RULES)
+    if unknown:
+        raise ValueError(f"unknown exclusion lists: {sorted(unknown)}")
+    with transaction.atomic():
+        latest = ruleset_current()
+        ruleset = RuleSet.objects.create(
+            version=(latest.version + 1) if latest else 1,
+            params=merged,
+            note=note,
+            created_by=actor if hasattr(actor, "pk") else None,
+        )
+        audit_record(actor=actor, action="registry.ruleset_created", obj=ruleset, after=merged)
+    return ruleset
+
+
+def ruleset_ensure() -> RuleSet:
+    return ruleset_current() or ruleset_create(params={}, note="default rules")
+
+
+@dataclass
+class ImportResult:
+    read: int = 0
+    imported: int = 0
+    rejected: int = 0
+    duplicates: int = 0
+    eligible: int = 0
+    by_rule: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "read": self.read,
+            "imported": self.imported,
+            "rejected": self.rejected,
+            "duplicates": self.duplicates,
+        }
+
+
+_COLUMNS = (
+    "pseudonym", "nik", "nik_index", "kk", "kk_index", "full_name", "birth_date", "sex", "phone", "email",
+    "village_id", "province_code", "regency_code", "rural", "education", "employment_status", "disability",
+    "citizen", "source", "registered_at", "eligible", "failing_rules", "ruleset_id", "decided_at",
+)  # fmt: skip
+DUPLICATE_IN_FILE = _("The same NIK is already on line %(line)d of this file.")
+
+
+def _chunks(
+    rows: Iterable[tuple[int, dict[str, str]]], size: int
+) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def applicants_import(
+    *,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    actor: Any,
+    on_error: ErrorSink,
+    progress: Callable[[int], None] | None = None,
+    source: str = Source.IMPORT,
+) -> ImportResult:
+    """Validate and register (line number, row) pairs in batches; a batch commits whole or not at all.
+
+    Malformed rows go to `on_error` and are not imported; a NIK already registered counts as a
+    duplicate. Running the same rows again imports nothing new, so a run cut short can simply be rerun.
+    """
+    ruleset = ruleset_ensure()
+    known = names_above_villages()
+    villages = dict(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
+    today = timezone.localdate()
+    first_line: dict[str, int] = {}
+    result = ImportResult()
+    for batch in _chunks(rows, BATCH):
+        result.read += len(batch)
+        profiles: list[tuple[str, rules.Profile]] = []
+        for line, row in batch:
+            read = rules.read_row(row, known_regions=known, villages=villages, today=today)
+            if isinstance(read, list):
+                result.rejected += 1
+                on_error(line, read)
+                continue
+            index = nik_index(read.nik)
+            if index in first_line:
+                result.rejected += 1
+                on_error(
+                    line, [Problem("nik:duplicate_in_file", DUPLICATE_IN_FILE, {"line": first_line[index]})]
+                )
+                continue
+            first_line[index] = line
+            profiles.append((index, read))
+        written = _write_batch(
+            profiles, ruleset=ruleset, today=today, actor=actor, source=source, result=result
+        )
+        result.imported += written
+        result.duplicates += len(profiles) - written
+        if progress:
+            progress(len(batch))
+    return result
+
+
+def _decisions(profiles: list[tuple[str, rules.Profile]], params: dict[str, Any], today: date) -> list[int]:
+    memberships = list_memberships(index for index, _ in profiles)
+    return [
+        rules.decide(
+            rules.Facts(birth_date=p.birth_date, lists=memberships.get(index, frozenset())),
+            params=params,
+            today=today,
+        ).mask
+        for index, p in profiles
+    ]
+
+
+def _write_batch(
+    profiles: list[tuple[str, rules.Profile]],
+    *,
+    ruleset: RuleSet,
+    today: date,
+    actor: Any,
+    source: str,
+    result: ImportResult,
+) -> int:
+    if not profiles:
+        return 0
+    now = timezone.now()
+    masks = _decisions(profiles, ruleset.params, today)
+    native_uuid = connection.features.has_native_uuid_field
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    encrypt = crypto.encrypt
+    rows = []
+    for (index, p), mask in zip(profiles, masks, strict=True):
+        pseudonym = uuid.uuid4()
+        rows.append((
+            pseudonym if native_uuid else pseudonym.hex, encrypt(p.nik), index, encrypt(p.kk), kk_index(p.kk),
+            p.full_name, p.birth_date, p.sex, encrypt(p.phone) if p.phone else "",
+            encrypt(p.email) if p.email else "", p.village_code, p.village_code[:2], p.village_code[:4],
+            p.rural, p.education, p.employment_status, p.disability, True, source, stamp, mask == 0, mask,
+            ruleset.pk, stamp,
+        ))  # fmt: skip
+    with transaction.atomic():
+        inserted = _insert_new(rows, ruleset_id=ruleset.pk, stamp=stamp)
+        audit_record(
+            actor=actor,
+            action="registry.import_batch",
+            object_type="registry.applicant",
+            after={"rows": len(rows), "imported": inserted, "digest": rows_digest(r[2] for r in rows)},
+        )
+    for mask in masks:
+        result.eligible += mask == 0
+    return inserted
+
+
+def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> int:
+    """Insert rows whose NIK is new, and their first decision; return how many were new.
+
+    The SQL is built from model metadata only; every value travels as a parameter or through COPY.
+    """
+    table, decisions = Applicant._meta.db_table, EligibilityDecision._meta.db_table
+    columns = ", ".join(_COLUMNS)
+    first_decision = (
+        f"INSERT INTO {decisions} (applicant_id, ruleset_id, eligible, failing_rules, decided_at, cause) "  # noqa: S608
+        "SELECT id, %s, eligible, failing_rules, %s, 'import' FROM "
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS applicant_stage (LIKE {table} INCLUDING DEFAULTS) "
+                "ON COMMIT DELETE ROWS"
+            )
+            cursor.execute("ALTER TABLE applicant_stage ALTER COLUMN id DROP NOT NULL")
+            with cursor.cursor.copy(f"COPY applicant_stage ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cursor.execute(
+                f"WITH new AS (INSERT INTO {table} ({columns}) SELECT {columns} FROM applicant_stage "  # noqa: S608
+                "ON CONFLICT (nik_index) DO NOTHING RETURNING id, eligible, failing_rules) "
+                + first_decision
+                + "new",
+                [ruleset_id, stamp],
+            )
+            return cursor.rowcount
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
+        before = cursor.fetchone()[0]
+        marks = ", ".join(["%s"] * len(_COLUMNS))
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT (nik_index) DO NOTHING",  # noqa: S608
+            rows,
+        )
+        cursor.execute(first_decision + f"{table} WHERE id > %s", [ruleset_id, stamp, before])
+        return cursor.rowcount
+
+
+@dataclass
+class RecheckResult:
+    checked: int = 0
+    changed: int = 0
+
+
+def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> RecheckResult:
+    """Decide again for the applicants with these NIK blind indexes; store only changed decisions."""
+    ruleset = ruleset_ensure()
+    today = timezone.localdate()
+    now = timezone.now()
+    result = RecheckResult()
+    pending = sorted(set(indexes))
+    for start in range(0, len(pending), BATCH):
+        chunk = pending[start : start + BATCH]
+        applicants = list(
+            Applicant.objects.filter(nik_index__in=chunk).only(
+                "id", "nik_index", "birth_date", "citizen", "eligible", "failing_rules", "ruleset_id"
+            )
+        )
+        memberships = list_memberships(a.nik_index for a in applicants)
+        changed = []
+        for applicant in applicants:
+            facts = rules.Facts(
+                birth_date=applicant.birth_date,
+                citizen=applicant.citizen,
+                lists=memberships.get(applicant.nik_index, frozenset()),
+            )
+            mask = rules.decide(facts, params=ruleset.params, today=today).mask
+            if mask != applicant.failing_rules or applicant.ruleset_id != ruleset.pk:
+                applicant.failing_rules, applicant.eligible = mask, mask == 0
+                applicant.ruleset_id, applicant.decided_at = ruleset.pk, now
+                changed.append(applicant)
+        with transaction.atomic():
+            Applicant.objects.bulk_update(changed, ["failing_rules", "eligible", "ruleset", "decided_at"])
+            EligibilityDecision.objects.bulk_create(
+                EligibilityDecision(
+                    applicant=a,
+                    ruleset=ruleset,
+                    eligible=a.eligible,
+                    failing_rules=a.failing_rules,
+                    decided_at=now,
+                    cause=cause,
+                )
+                for a in changed
+            )
+            if changed:
+                audit_record(
+                    actor=actor,
+                    action="registry.recheck_batch",
+                    object_type="registry.applicant",
+                    after={
+                        "cause": cause,
+                        "checked": len(applicants),
+                        "changed": len(changed),
+                        "digest": rows_digest(a.pk for a in changed),
+                    },
+                )
+        result.checked += len(applicants)
+        result.changed += len(changed)
+    return result
+
+
+class InvalidListKind(InvalidInput):
+    code = "unknown_list_kind"
+    message = _("Unknown list kind. Choose one of: %(kinds)s.")
+
+
+class ListAlreadyUploaded(Conflict):
+    code = "list_already_uploaded"
+    message = _("A list of this kind from this source and date is already uploaded. Remove it first.")
+
+
+@dataclass
+class UploadResult:
+    exclusion_list: ExclusionList
+    entries: int
+    rejected: int
+    recheck: RecheckResult
+
+
+def exclusion_list_upload(
+    *, kind: str, source: str, as_of: date, niks: Iterable[tuple[int, str]], actor: Any, on_error: ErrorSink
+) -> UploadResult:
+    """Store a list of NIKs as blind indexes only, retire older lists of the same kind and source,
+    and re-check every applicant on the new or retired lists. All of it, or nothing."""
+    if kind not in ListKind.values:
+        raise InvalidListKind(kinds=", ".join(ListKind.values))
+    indexes: set[str] = set()
+    rejected = 0
+    for line, nik in niks:
+        nik = nik.strip()
+        if len(nik) != 16 or not (nik.isascii() and nik.isdigit()):
+            rejected += 1
+            on_error(line, [Problem("nik:not_16_digits", _("A NIK must be exactly 16 digits (0-9)."))])
+            continue
+        indexes.add(nik_index(nik))
+    with transaction.atomic():
+        if ExclusionList.objects.filter(kind=kind, source=source, as_of=as_of).exists():
+            raise ListAlreadyUploaded()
+        older = list(ExclusionList.objects.filter(kind=kind, source=source, active=True))
+        retired = set(
+            ExclusionEntry.objects.filter(exclusion_list__in=older).values_list("nik_index", flat=True)
+        )
+        ExclusionList.objects.filter(pk__in=[o.pk for o in older]).update(
+            active=False, removed_at=timezone.now()
+        )
+        exclusion_list = ExclusionList.objects.create(
+            kind=kind,
+            source=source,
+            as_of=as_of,
+            entries_count=len(indexes),
+            digest=rows_digest(sorted(indexes)),
+            uploaded_by=actor if hasattr(actor, "pk") else None,
+        )
+        ordered = sorted(indexes)
+        for start in range(0, len(ordered), BATCH):
+            ExclusionEntry.objects.bulk_create(
+                ExclusionEntry(exclusion_list=exclusion_list, nik_index=i)
+                for i in ordered[start : start + BATCH]
+            )
+        audit_record(
+            actor=actor,
+            action="registry.exclusion_list_uploaded",
+            obj=exclusion_list,
+            after={
+                "kind": kind,
+                "source": source,
+                "as_of": as_of.isoformat(),
+                "entries": len(indexes),
+                "digest": exclusion_list.digest,
+                "retired": [o.pk for o in older],
+            },
+        )
+        recheck = applicants_recheck(
+            indexes=indexes | retired, cause=f"list:{exclusion_list.pk}", actor=actor
+        )
+    return UploadResult(exclusion_list, len(indexes), rejected, recheck)
+
+
+def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
+    """Retire a list and re-check everyone who was on it."""
+    with transaction.atomic():
+        exclusion_list = ExclusionList.objects.select_for_update().filter(pk=list_id, active=True).first()
+        if exclusion_list is None:
+            raise NotFound(code="unknown_list")
+        exclusion_list.active, exclusion_list.removed_at = False, timezone.now()
+        exclusion_list.save(update_fields=["active", "removed_at"])
+        audit_record(actor=actor, action="registry.exclusion_list_removed", obj=exclusion_list)
+        indexes = ExclusionEntry.objects.filter(exclusion_list=exclusion_list).values_list(
+            "nik_index", flat=True
+        )
+        return applicants_recheck(indexes=list(indexes), cause=f"list_removed:{list_id}", actor=actor)

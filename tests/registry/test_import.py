@@ -1,0 +1,121 @@
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from prakerja.core.audit import audit_verify
+from prakerja.core.models import AuditEntry
+from prakerja.identity.generator import COLUMNS
+from prakerja.registry.models import Applicant, EligibilityDecision
+from prakerja.registry.selectors import applicant_by_nik
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people(tmp_path) -> Path:
+    path = tmp_path / "people.csv"
+    call_command("people", "generate", "120", "--out", str(path), "--seed", "11")
+    return path
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(path.open()))
+
+
+def _write(path: Path, rows: list[dict[str, str]], columns=COLUMNS) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _import(path: Path, capsys, *extra: str) -> dict[str, int]:
+    call_command("applicants", "import", str(path), "--json", *extra)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_import_registers_everyone_once(people, capsys) -> None:
+    assert _import(people, capsys) == {"read": 120, "imported": 120, "rejected": 0, "duplicates": 0}
+    assert Applicant.objects.count() == 120
+    assert EligibilityDecision.objects.filter(cause="import").count() == 120
+    assert _import(people, capsys) == {"read": 120, "imported": 0, "rejected": 0, "duplicates": 120}
+    assert Applicant.objects.count() == 120
+    assert audit_verify().ok
+
+
+def test_nik_is_encrypted_at_rest_and_found_by_blind_index(people, capsys) -> None:
+    _import(people, capsys)
+    row = _rows(people)[5]
+    applicant = applicant_by_nik(row["nik"])
+    assert applicant is not None and applicant.full_name == row["full_name"]
+    assert applicant.nik == row["nik"] and applicant.kk == row["kk"] and applicant.phone == row["phone"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT nik, kk, phone, email FROM {Applicant._meta.db_table} WHERE id = %s", [applicant.pk]
+        )
+        stored = cursor.fetchone()
+    for clear, cipher in zip((row["nik"], row["kk"], row["phone"], row["email"]), stored, strict=True):
+        assert clear not in cipher
+    assert row["nik"] not in json.dumps(list(AuditEntry.objects.values_list("after", flat=True)))
+
+
+def test_a_run_cut_short_ends_in_the_same_state_when_run_again(people, tmp_path, capsys) -> None:
+    rows = _rows(people)
+    _import(_write(tmp_path / "first-half.csv", rows[:70]), capsys)
+    assert _import(people, capsys) == {"read": 120, "imported": 50, "rejected": 0, "duplicates": 70}
+    assert Applicant.objects.count() == 120
+
+
+def test_malformed_rows_go_to_the_errors_file_and_are_not_imported(people, tmp_path, capsys) -> None:
+    rows = _rows(people)[:6]
+    rows[1] = {**rows[1], "birth_date": "1990-13-01"}
+    born = rows[2]["birth_date"]
+    rows[2] = {**rows[2], "birth_date": born[:8] + ("01" if born[8:] != "01" else "02")}
+    rows[3] = {**rows[3], "sex": "X", "education": "sd-ish"}
+    rows[4] = {**rows[4], "village_code": "9999999999"}
+    rows.append(dict(rows[0]))
+    errors = tmp_path / "errors.csv"
+    result = _import(_write(tmp_path / "bad.csv", rows), capsys, "--errors", str(errors))
+    assert result == {"read": 7, "imported": 2, "rejected": 5, "duplicates": 0}
+    reported = {(r["line"], r["column"], r["code"]) for r in csv.DictReader(errors.open())}
+    assert ("3", "birth_date", "invalid") in reported
+    assert ("4", "birth_date", "disagrees_with_nik") in reported
+    assert {("5", "sex", "invalid"), ("5", "education", "invalid")} <= reported
+    assert ("6", "village_code", "unknown") in reported
+    assert ("8", "nik", "duplicate_in_file") in reported
+    texts = list(csv.DictReader(errors.open()))
+    disagree = next(r for r in texts if r["code"] == "disagrees_with_nik")
+    assert "NIK" in disagree["pesan"] and "does not match the NIK" in disagree["message"]
+    assert disagree["pesan"] != disagree["message"]
+    assert all(rows[0]["nik"] not in r["pesan"] + r["message"] for r in texts)
+
+
+def test_dotted_village_codes_are_accepted(people, tmp_path, capsys) -> None:
+    row = _rows(people)[0]
+    code = row["village_code"]
+    row["village_code"] = f"{code[:2]}.{code[2:4]}.{code[4:6]}.{code[6:]}"
+    assert _import(_write(tmp_path / "dotted.csv", [row]), capsys)["imported"] == 1
+    assert Applicant.objects.get().village_id == code
+
+
+def test_missing_columns_and_wrong_encoding_import_nothing(people, tmp_path) -> None:
+    rows = _rows(people)
+    with pytest.raises(CommandError, match=r"lacks the column.*kk, full_name"):
+        call_command("applicants", "import", str(_write(tmp_path / "cols.csv", rows, ["nik", "sex"])))
+    latin = tmp_path / "latin.csv"
+    text = people.read_text().splitlines()
+    text[40] = text[40].replace(rows[39]["full_name"], "Sí Ñoño")
+    latin.write_bytes("\n".join(text).encode("latin-1"))
+    with pytest.raises(CommandError, match="not UTF-8 text: the first undecodable byte is on line 41"):
+        call_command("applicants", "import", str(latin))
+    assert Applicant.objects.count() == 0
+
+
+def test_a_file_that_does_not_exist(tmp_path) -> None:
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("applicants", "import", str(tmp_path / "nope.csv"))

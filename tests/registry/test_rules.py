@@ -1,0 +1,77 @@
+from datetime import date
+
+import pytest
+
+from prakerja.identity.rules import check_nik
+from prakerja.registry import rules
+
+TODAY = date(2026, 11, 24)
+PARAMS = rules.DEFAULT_PARAMS
+
+
+def _decide(**facts) -> rules.Decision:
+    return rules.decide(rules.Facts(**{"birth_date": date(2000, 1, 1), **facts}), params=PARAMS, today=TODAY)
+
+
+def test_an_adult_on_no_list_is_eligible() -> None:
+    decision = _decide()
+    assert decision.eligible and decision.reasons == () and decision.mask == 0
+
+
+def test_age_limits_with_the_birthday_counted_exactly() -> None:
+    assert _decide(birth_date=date(2008, 11, 24)).eligible
+    assert [r.code for r in _decide(birth_date=date(2008, 11, 25)).reasons] == ["under_age"]
+    older = rules.decide(
+        rules.Facts(birth_date=date(1960, 1, 1)), params={**PARAMS, "max_age": 64}, today=TODAY
+    )
+    assert [r.code for r in older.reasons] == ["over_age"]
+    assert "64" in older.reasons[0].message
+
+
+def test_every_failing_rule_is_reported_in_a_stable_order() -> None:
+    decision = _decide(
+        birth_date=date(2010, 1, 1), citizen=False, lists=frozenset({"blacklist", "student"}), kk_recipients=2
+    )
+    assert [r.code for r in decision.reasons] == [
+        "under_age",
+        "not_citizen",
+        "kk_limit",
+        "student",
+        "blacklist",
+    ]
+    assert rules.reasons_from_mask(decision.mask, PARAMS) == decision.reasons
+
+
+def test_a_rule_set_can_ignore_a_list() -> None:
+    params = {**PARAMS, "excluded_lists": [k for k in rules.LIST_RULES if k != "student"]}
+    facts = rules.Facts(birth_date=date(2000, 1, 1), lists=frozenset({"student"}))
+    assert rules.decide(facts, params=params, today=TODAY).eligible
+
+
+def test_every_rule_has_a_bit_and_a_message_in_both_languages() -> None:
+    from django.utils import translation
+
+    assert set(rules.RULE_CODES) == set(rules.LIST_RULES) | set(rules.OTHER_RULES)
+    assert len(set(rules.RULE_BIT.values())) == len(rules.RULE_CODES)
+    for code in rules.RULE_CODES:
+        reason = rules.Reason(code, rules._params_for(code, {**PARAMS, "max_age": 64}))
+        with translation.override("en"):
+            english = reason.message
+        with translation.override("id"):
+            indonesian = reason.message
+        assert english and indonesian and english != indonesian
+
+
+@pytest.mark.django_db
+def test_nik_agreement_names_each_disagreeing_field() -> None:
+    from prakerja.regions.selectors import names_above_villages
+
+    nik = check_nik("3276014501990003", known_regions=names_above_villages(), today=TODAY)
+    assert rules.nik_agreement(nik, birth_date=date(1999, 1, 5), sex="P", district="327601") == []
+    problems = rules.nik_agreement(nik, birth_date=date(1999, 1, 6), sex="L", district="327602")
+    assert [p.code for p in problems] == [
+        "birth_date:disagrees_with_nik",
+        "sex:disagrees_with_nik",
+        "village_code:disagrees_with_nik",
+    ]
+    assert "1999-01-05" in problems[0].message
