@@ -8,6 +8,7 @@ from django.test import Client
 
 from prakerja.accounts.models import User
 from prakerja.demo.services import DEMO_USERS
+from prakerja.registry.models import Applicant, ExclusionList
 
 
 def _start_in_production(**env: str) -> subprocess.CompletedProcess[str]:
@@ -42,10 +43,13 @@ def test_production_starts_with_real_secrets_on_postgres() -> None:
 
 @pytest.mark.django_db
 def test_demo_seeds_every_role_and_can_run_twice(capsys) -> None:
-    call_command("demo", "--no-serve")
-    call_command("demo", "--no-serve")
+    call_command("demo", "--no-serve", "--people", "400")
+    call_command("demo", "--no-serve", "--people", "400")
     out = capsys.readouterr().out
     assert "83,762" in out
+    assert Applicant.objects.count() == 400
+    assert 0 < Applicant.objects.filter(eligible=False).count() < 400 * 0.15
+    assert ExclusionList.objects.count() == 4
     assert set(User.objects.values_list("username", flat=True)) >= {u for u, _, _ in DEMO_USERS}
     assert User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).count() == len(DEMO_USERS)
     assert {u.role for u in User.objects.all()} >= {r for _, r, _ in DEMO_USERS}

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 
@@ -25,6 +26,14 @@ class PrakerjaError(Exception):
         """The message in the active language, with its parameters filled in."""
         text = str(self.message)
         return text % self.params if self.params else text
+
+    def in_both_languages(self) -> str:
+        """Indonesian, then English: for the command line and files read by people of either."""
+        texts = []
+        for language in ("id", "en"):
+            with translation.override(language):
+                texts.append(self.detail)
+        return "\n".join(texts)
 
 
 class InvalidInput(PrakerjaError):

@@ -1,6 +1,9 @@
 """Seeds the demo programme through each app's own services; safe to run again."""
 
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import pyotp
 from django.db import transaction
@@ -8,6 +11,10 @@ from django.db import transaction
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.permissions import PMO_ROLES
 from prakerja.accounts.services import user_create
+from prakerja.identity.generator import COLUMNS, generate_people
+from prakerja.regions.models import Level, Region
+from prakerja.registry.models import ExclusionList
+from prakerja.registry.services import ImportResult, applicants_import, exclusion_list_upload
 
 DEMO_PASSWORD = "prakerja-demo-2026"
 DEMO_USERS = (
@@ -54,3 +61,35 @@ def demo_users_ensure() -> list[DemoUser]:
                 user.save(update_fields=["totp_secret", "totp_confirmed_at"])
             made.append(DemoUser(username, role, user.totp_secret or None))
     return made
+
+
+# Shares of the demo's people that other agencies' lists name, so the registry shows real refusals.
+DEMO_LISTS = (("civil_servant", "BKN", 0.03), ("student", "Kemendikbudristek", 0.02),
+              ("wage_subsidy", "Kemnaker", 0.015), ("blacklist", "PMO", 0.005))  # fmt: skip
+DEMO_AS_OF = date(2026, 1, 1)
+
+
+def demo_people_register(count: int, *, progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Register `count` synthetic people through the import service and upload the demo's exclusion lists."""
+    villages = list(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
+    people = list(generate_people(count, villages=villages, seed=2026, today=DEMO_AS_OF))
+    rows = (
+        (line, dict(zip(COLUMNS, person.row(), strict=True))) for line, person in enumerate(people, start=2)
+    )
+    result = applicants_import(
+        rows=rows, actor="system:demo", on_error=lambda line, problems: None, progress=progress
+    )
+    rng = random.Random(2026)
+    for kind, source, share in DEMO_LISTS:
+        if ExclusionList.objects.filter(kind=kind, source=source, as_of=DEMO_AS_OF).exists():
+            continue
+        listed = [p.nik for p in rng.sample(people, int(len(people) * share))]
+        exclusion_list_upload(
+            kind=kind,
+            source=source,
+            as_of=DEMO_AS_OF,
+            niks=list(enumerate(listed, 1)),
+            actor="system:demo",
+            on_error=lambda line, problems: None,
+        )
+    return result

@@ -8,12 +8,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.selectors import programme_summary
 from prakerja.core.audit import audit_verify
-from prakerja.demo.services import DEMO_PASSWORD, demo_users_ensure
+from prakerja.demo.services import DEMO_PASSWORD, demo_people_register, demo_users_ensure
+from prakerja.registry.models import Applicant
+from prakerja.registry.selectors import counts_by_failing_rule
 
 
 class Command(BaseCommand):
@@ -21,6 +24,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--no-serve", action="store_true", help="seed, print the summary and exit")
+        parser.add_argument(
+            "--people",
+            type=int,
+            default=20_000,
+            metavar="N",
+            help="synthetic applicants to register (default 20,000)",
+        )
         parser.add_argument(
             "--addr", default="127.0.0.1:8000", help="address to serve on (default 127.0.0.1:8000)"
         )
@@ -37,12 +47,18 @@ class Command(BaseCommand):
             self._print_code(options["code_for"])
             return
         console = Console()
-        console.print("[bold]1/3[/] Database schema")
+        if options["people"] < 0:
+            raise CommandError("--people must be 0 or more.")
+        console.print("[bold]1/4[/] Database schema")
         call_command("migrate", interactive=False, verbosity=0)
-        console.print("[bold]2/3[/] Regions")
+        console.print("[bold]2/4[/] Regions")
         call_command("regions", "load")
-        console.print("[bold]3/3[/] Demo users")
+        console.print("[bold]3/4[/] Demo users")
         users = demo_users_ensure()
+        console.print(f"[bold]4/4[/] {options['people']:,} synthetic applicants and exclusion lists")
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Applicants", total=options["people"])
+            demo_people_register(options["people"], progress=lambda n: bar.advance(task, n))
         with translation.override("en"):  # the command line speaks English, like the code and docs
             self._print_summary(console, users)
         if not options["no_serve"]:
@@ -73,6 +89,11 @@ class Command(BaseCommand):
         for label, count in summary["regions"]:  # type: ignore[attr-defined]
             held.add_row(str(label), f"{count:,}")
         held.add_row("accounts", f"{User.objects.count():,}")
+        held.add_row("applicants", f"{Applicant.objects.count():,}")
+        held.add_row("  eligible", f"{Applicant.objects.filter(eligible=True).count():,}")
+        for code, count in counts_by_failing_rule().items():
+            if count:
+                held.add_row(f"  failing {code}", f"{count:,}")
         chain = audit_verify()
         held.add_row(
             "audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}"

@@ -34,7 +34,7 @@ class Command(BaseCommand):
         try:
             getattr(self, f"_{options['action']}")(options)
         except PrakerjaError as exc:
-            raise CommandError(exc.detail) from None
+            raise CommandError(exc.in_both_languages()) from None
 
     def _upload(self, options: dict[str, Any]) -> None:
         path: Path = options["file"]

@@ -1,0 +1,124 @@
+import csv
+from datetime import date
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from prakerja.core.errors import Conflict, InvalidInput
+from prakerja.registry.models import Applicant, EligibilityDecision, ExclusionEntry, ExclusionList
+from prakerja.registry.selectors import applicant_by_nik, counts_by_failing_rule
+from prakerja.registry.services import exclusion_list_remove, exclusion_list_upload
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def niks(tmp_path) -> list[str]:
+    path = tmp_path / "people.csv"
+    call_command("people", "generate", "40", "--out", str(path), "--seed", "3")
+    call_command("applicants", "import", str(path))
+    return [row["nik"] for row in csv.DictReader(path.open())]
+
+
+def _upload(kind: str, niks: list[str], as_of: date = date(2026, 11, 1), source: str = "BKN"):
+    errors: list[int] = []
+    result = exclusion_list_upload(
+        kind=kind,
+        source=source,
+        as_of=as_of,
+        niks=list(enumerate(niks, 1)),
+        actor="system:test",
+        on_error=lambda line, problems: errors.append(line),
+    )
+    return result, errors
+
+
+def test_upload_makes_listed_applicants_ineligible_with_the_reason(niks) -> None:
+    result, errors = _upload("civil_servant", [*niks[:5], "9999999999999999", "12345"])
+    assert errors == [7]
+    assert result.entries == 6 and result.rejected == 1
+    assert result.recheck.checked == 5 and result.recheck.changed == 5
+    applicant = applicant_by_nik(niks[0])
+    assert applicant.eligible is False
+    assert [r.code for r in applicant.reasons] == ["civil_servant"]
+    assert (
+        EligibilityDecision.objects.filter(applicant=applicant)
+        .order_by("-id")
+        .first()
+        .cause.startswith("list:")
+    )
+    assert applicant_by_nik(niks[10]).eligible is True
+    assert counts_by_failing_rule()["civil_servant"] == 5
+
+
+def test_lists_hold_only_blind_indexes(niks) -> None:
+    result, _ = _upload("student", niks[:3])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {ExclusionEntry._meta.db_table}")
+        dump = repr(cursor.fetchall())
+    assert all(nik not in dump for nik in niks[:3])
+    assert ExclusionEntry.objects.filter(exclusion_list=result.exclusion_list).count() == 3
+
+
+def test_a_newer_list_from_the_same_source_replaces_the_older(niks) -> None:
+    first, _ = _upload("blacklist", niks[:4], as_of=date(2026, 1, 1))
+    second, _ = _upload("blacklist", niks[2:6], as_of=date(2026, 6, 1))
+    first.exclusion_list.refresh_from_db()
+    assert first.exclusion_list.active is False
+    assert [applicant_by_nik(n).eligible for n in niks[:7]] == [True, True, False, False, False, False, True]
+    assert second.recheck.checked == 6
+
+
+def test_removing_a_list_re_checks_everyone_on_it(niks) -> None:
+    result, _ = _upload("wage_subsidy", niks[:3])
+    _upload("blacklist", niks[:1])
+    removed = exclusion_list_remove(list_id=result.exclusion_list.pk, actor="system:test")
+    assert removed.checked == 3 and removed.changed == 3
+    assert applicant_by_nik(niks[0]).eligible is False
+    assert [r.code for r in applicant_by_nik(niks[0]).reasons] == ["blacklist"]
+    assert applicant_by_nik(niks[1]).eligible is True
+
+
+def test_the_same_list_twice_and_an_unknown_kind_are_refused_whole(niks) -> None:
+    _upload("police", niks[:2])
+    with pytest.raises(Conflict):
+        _upload("police", niks[2:4])
+    with pytest.raises(InvalidInput):
+        _upload("astronaut", niks[:2])
+    assert ExclusionList.objects.count() == 1
+    assert Applicant.objects.filter(eligible=False).count() == 2
+
+
+def test_an_imported_applicant_already_on_a_list_is_ineligible_at_once(tmp_path) -> None:
+    path = tmp_path / "later.csv"
+    call_command("people", "generate", "5", "--out", str(path), "--seed", "9")
+    nik = next(csv.DictReader(path.open()))["nik"]
+    _upload("soldier", [nik])
+    call_command("applicants", "import", str(path))
+    assert [r.code for r in applicant_by_nik(nik).reasons] == ["soldier"]
+
+
+def test_exclusions_command(niks, tmp_path, capsys) -> None:
+    path = tmp_path / "list.csv"
+    path.write_text("nik\n" + "\n".join(niks[:3]) + "\nnot-a-nik\n")
+    call_command(
+        "exclusions", "upload", str(path), "--kind", "legislator", "--source", "KPU", "--as-of", "2026-10-01"
+    )
+    out = capsys.readouterr().out
+    assert "3 NIKs stored" in out and "1 lines rejected (lines 5)" in out and "3 decisions changed" in out
+    with pytest.raises(CommandError, match="already uploaded"):
+        call_command(
+            "exclusions",
+            "upload",
+            str(path),
+            "--kind",
+            "legislator",
+            "--source",
+            "KPU",
+            "--as-of",
+            "2026-10-01",
+        )
+    list_id = ExclusionList.objects.get().pk
+    call_command("exclusions", "remove", str(list_id))
+    assert "3 decisions changed" in capsys.readouterr().out
