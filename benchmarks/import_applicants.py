@@ -1,0 +1,87 @@
+"""Bulk import of applicants on PostgreSQL beside a raw COPY of the same rows (`make bench`)."""
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import django
+import psycopg
+from django.core.management import call_command
+from rich.console import Console
+from rich.table import Table
+
+ADMIN_URL = os.environ.get("PRAKERJA_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DATABASE = "prakerja_bench"
+console = Console()
+
+
+def fresh_database() -> str:
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {DATABASE}")
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=1_000_000, help="applicants to import (default 1,000,000)")
+    n: int = parser.parse_args().n
+    with tempfile.TemporaryDirectory(prefix="prakerja-bench-") as name:
+        folder = Path(name)
+        os.environ.update(
+            DJANGO_SETTINGS_MODULE="prakerja.settings",
+            PRAKERJA_WORK_DIR=name,
+            PRAKERJA_DATABASE_URL=fresh_database(),
+        )
+        django.setup()
+        from django.db import connection
+
+        from prakerja.registry.services import _COLUMNS
+
+        call_command("migrate", verbosity=0)
+        call_command("regions", "load", stdout=io.StringIO())
+        people = folder / "people.csv"
+        call_command("people", "generate", str(n), "--out", str(people), "--seed", "1", stdout=io.StringIO())
+
+        start = time.perf_counter()
+        call_command("applicants", "import", str(people), "--json", stdout=io.StringIO())
+        ours = time.perf_counter() - start
+
+        columns = ", ".join(_COLUMNS)
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE TABLE applicant_copy (LIKE registry_applicant INCLUDING ALL)")
+            prepared = io.BytesIO()
+            with cursor.cursor.copy(f"COPY (SELECT {columns} FROM registry_applicant) TO STDOUT") as copy:  # noqa: S608
+                for block in copy:
+                    prepared.write(block)
+            start = time.perf_counter()
+            with cursor.cursor.copy(f"COPY applicant_copy ({columns}) FROM STDIN") as copy:
+                copy.write(prepared.getvalue())
+            ceiling = time.perf_counter() - start
+            cursor.execute("SELECT count(*) FROM registry_applicant")
+            imported = cursor.fetchone()[0]
+
+    table = Table(
+        title=f"3. Importing {n:,} applicants from CSV on PostgreSQL",
+        caption=f"{imported:,} rows imported; the ceiling copies the same encrypted rows into a table "
+        "with the same columns and indexes",
+    )
+    for column in ("", "rows", "seconds", "rows/s", "share of ceiling"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row(
+        "ours: prakerja applicants import",
+        f"{n:,}",
+        f"{ours:.2f}",
+        f"{n / ours:,.0f}",
+        f"{ceiling / ours:.1%}",
+    )
+    table.add_row("ceiling: raw COPY", f"{n:,}", f"{ceiling:.2f}", f"{n / ceiling:,.0f}", "100.0%")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
