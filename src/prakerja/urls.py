@@ -8,5 +8,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("prakerja.regions.urls")),
+    path("", include("prakerja.registry.urls")),
     path("", include("prakerja.accounts.urls")),
 ]

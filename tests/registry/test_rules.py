@@ -75,3 +75,11 @@ def test_nik_agreement_names_each_disagreeing_field() -> None:
         "village_code:disagrees_with_nik",
     ]
     assert "1999-01-05" in problems[0].message
+
+
+def test_active_reasons_follow_the_rule_set() -> None:
+    assert "over_age" not in [r.code for r in rules.active_reasons(PARAMS)]
+    params = {**PARAMS, "max_age": 64, "excluded_lists": ["blacklist"]}
+    codes = [r.code for r in rules.active_reasons(params)]
+    assert codes == ["under_age", "over_age", "not_citizen", "kk_limit", "blacklist"]
+    assert all(r.message for r in rules.active_reasons(params))

@@ -81,6 +81,13 @@ def reasons_from_mask(mask: int, params: Mapping[str, Any]) -> tuple[Reason, ...
     return tuple(Reason(code, _params_for(code, params)) for code in RULE_CODES if mask & RULE_BIT[code])
 
 
+def active_reasons(params: Mapping[str, Any]) -> tuple[Reason, ...]:
+    """Every rule a rule set applies, as the reason it would give."""
+    skipped = {"over_age"} if params.get("max_age") is None else set()
+    skipped |= set(LIST_RULES) - set(params["excluded_lists"])
+    return tuple(Reason(code, _params_for(code, params)) for code in RULE_CODES if code not in skipped)
+
+
 def _params_for(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "under_age": {"min_age": params.get("min_age")},

@@ -3,9 +3,10 @@
 from collections import defaultdict
 from collections.abc import Iterable
 
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
 
 from prakerja.identity.selectors import nik_index
+from prakerja.regions.models import Level, Region
 from prakerja.registry import rules
 from prakerja.registry.models import Applicant, ExclusionEntry, RuleSet
 
@@ -39,3 +40,26 @@ def counts_by_failing_rule() -> dict[str, int]:
             if mask & rules.RULE_BIT[code]:
                 counts[code] += n
     return counts
+
+
+def applicants_search(*, name: str = "", province: str = "", eligible: str = "") -> QuerySet[Applicant]:
+    """Applicants by name (contains), province and eligibility, newest first."""
+    found = Applicant.objects.select_related("village").order_by("-id")
+    if name:
+        found = found.filter(full_name__icontains=name)
+    if province:
+        found = found.filter(province_code=province)
+    if eligible in ("yes", "no"):
+        found = found.filter(eligible=eligible == "yes")
+    return found
+
+
+def counts_by_province() -> list[dict[str, object]]:
+    """Applicants and eligible applicants per province, with the province's name."""
+    names = dict(Region.objects.filter(level=Level.PROVINCE).values_list("code", "name"))
+    rows = (
+        Applicant.objects.values("province_code")
+        .annotate(total=Count("id"), eligible=Count("id", filter=Q(eligible=True)))
+        .order_by("province_code")
+    )
+    return [{**row, "name": names.get(row["province_code"], "")} for row in rows]

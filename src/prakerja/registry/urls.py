@@ -1,0 +1,10 @@
+from django.urls import path
+
+from prakerja.registry import views
+
+app_name = "registry"
+urlpatterns = [
+    path("pmo/pendaftar/", views.applicant_list, name="applicants"),
+    path("pmo/pendaftar/ringkasan/", views.applicant_counts, name="counts"),
+    path("pmo/pendaftar/<int:pk>/", views.applicant_detail, name="applicant"),
+]
