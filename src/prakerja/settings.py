@@ -131,6 +131,11 @@ EMAIL_HOST_USER = os.environ.get("PRAKERJA_SMTP_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("PRAKERJA_SMTP_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("PRAKERJA_SMTP_TLS", "false").lower() == "true"
 
+# The national population registry (Dukcapil) adapter: the fake answers offline and deterministically.
+POPULATION_REGISTRY = os.environ.get(
+    "PRAKERJA_POPULATION_REGISTRY", "prakerja.registry.dukcapil.FakePopulationRegistry"
+)
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION

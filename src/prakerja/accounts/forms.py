@@ -40,3 +40,25 @@ class CodeForm(forms.Form):
         if not code.isdigit():
             raise forms.ValidationError(_("The code has digits only."))
         return code
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(label=_("E-mail address"))
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )
+    password = forms.CharField(
+        label=_("Password (at least 10 characters)"),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("password") and data.get("password") != data.get("password_again"):
+            self.add_error("password_again", _("The two passwords differ."))
+        return data

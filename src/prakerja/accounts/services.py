@@ -9,6 +9,9 @@ from typing import Any
 import pyotp
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -16,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from prakerja.accounts.models import LoginFailure, OneTimeCode, Purpose, Role, User
 from prakerja.core.audit import audit_record
 from prakerja.core.crypto import blind_index
-from prakerja.core.errors import InvalidInput, Locked, PrakerjaError
+from prakerja.core.errors import Conflict, InvalidInput, Locked, PrakerjaError
 from prakerja.core.models import Channel
 from prakerja.core.notifications import notify
 
@@ -195,4 +198,60 @@ def user_create(
         user.phone_index = blind_index(phone, purpose="phone") if phone else None
         user.save()
         audit_record(actor=actor, action="accounts.user_created", obj=user, after={"role": role})
+    return user
+
+
+class ContactTaken(Conflict):
+    code = "contact_taken"
+    message = _(
+        "An account already uses this e-mail address or phone number. Log in, or reset your password."
+    )
+
+
+def normalise_phone(phone: str) -> str:
+    """'+62 812-3456-789' -> '08123456789'; anything else than digits after that is left for validation."""
+    digits = "".join(ch for ch in phone.strip() if ch not in " -.()")
+    return "0" + digits[3:] if digits.startswith("+62") else digits
+
+
+def participant_signup(*, email: str, phone: str, password: str) -> User:
+    """A participant account; codes to verify the e-mail address and the phone are sent at once."""
+    email, phone = email.strip().lower(), normalise_phone(phone)
+    problems = []
+    try:
+        validate_email(email)
+    except ValidationError:
+        problems.append(
+            {"field": "email", "code": "invalid", "message": str(_("The e-mail address is not valid."))}
+        )
+    if not (phone.isascii() and phone.isdigit() and phone.startswith("08") and 10 <= len(phone) <= 14):
+        problems.append(
+            {
+                "field": "phone",
+                "code": "invalid",
+                "message": str(_("Enter a mobile number starting with 08 (10-14 digits).")),
+            }
+        )
+    try:
+        validate_password(password, User(username=email, email=email))
+    except ValidationError as exc:
+        problems += [{"field": "password", "code": "weak", "message": str(m)} for m in exc.messages]
+    if problems:
+        raise InvalidInput(problems=problems)
+    if (
+        User.objects.filter(email__iexact=email).exists()
+        or User.objects.filter(phone_index=blind_index(phone, purpose="phone")).exists()
+    ):
+        raise ContactTaken()
+    with transaction.atomic():
+        user = user_create(
+            username=email,
+            password=password,
+            role=Role.PARTICIPANT,
+            email=email,
+            phone=phone,
+            actor="system:signup",
+        )
+        otp_send(user=user, purpose=Purpose.VERIFY_EMAIL)
+        otp_send(user=user, purpose=Purpose.VERIFY_PHONE)
     return user

@@ -6,6 +6,7 @@ from prakerja.accounts import views
 app_name = "accounts"
 urlpatterns = [
     path("akun/masuk/", views.LoginView.as_view(), name="login"),
+    path("daftar/", views.signup, name="signup"),
     path("akun/keluar/", auth_views.LogoutView.as_view(), name="logout"),
     path("akun/", views.home, name="home"),
     path("akun/2fa/", views.second_factor, name="second_factor"),

@@ -1,20 +1,23 @@
 """Log-in, second factor, contact verification and each role's home page."""
 
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prakerja.accounts import selectors, services
-from prakerja.accounts.forms import CodeForm, LoginForm
+from prakerja.accounts.forms import CodeForm, LoginForm, SignupForm
 from prakerja.accounts.middleware import SESSION_KEY
 from prakerja.accounts.models import Purpose, User
 from prakerja.accounts.permissions import require
 from prakerja.core.audit import audit_verify
-from prakerja.core.errors import PrakerjaError
+from prakerja.core.errors import InvalidInput, PrakerjaError
 
 
 class LoginView(auth_views.LoginView):
@@ -75,10 +78,15 @@ def verify_contact(request: HttpRequest) -> HttpResponse:
                 if form.is_valid():
                     services.otp_verify(user=user, purpose=purpose, code=form.cleaned_data["code"])
                     messages.success(request, _("Verified. Thank you."))
-                    return redirect("accounts:verify")
+                    return redirect(request.get_full_path())
         except PrakerjaError as exc:
             messages.error(request, exc.detail)
-    return render(request, "accounts/verify.html", {"form": form, "form_purpose": purpose, "u": user})
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = ""
+    return render(
+        request, "accounts/verify.html", {"form": form, "form_purpose": purpose, "u": user, "next": next_url}
+    )
 
 
 def participant_home(request: HttpRequest) -> HttpResponse:
@@ -99,3 +107,29 @@ def mitra_home(request: HttpRequest) -> HttpResponse:
 
 def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/dashboard.html", {"summary": selectors.programme_summary()})
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(selectors.home_url(request.user))
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.participant_signup(
+                email=form.cleaned_data["email"],
+                phone=form.cleaned_data["phone"],
+                password=form.cleaned_data["password"],
+            )
+        except InvalidInput as exc:
+            for problem in exc.problems:
+                form.add_error(
+                    problem["field"] if problem["field"] in form.fields else None, problem["message"]
+                )
+        except PrakerjaError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, _("Account created. We sent codes to your e-mail and your phone."))
+            return redirect(f"{reverse('accounts:verify')}?next=/daftar/profil/")
+    return render(request, "accounts/signup.html", {"form": form})

@@ -164,3 +164,32 @@ class ExclusionEntry(models.Model):
 
     def __str__(self) -> str:
         return f"entry of list {self.exclusion_list_id}"
+
+
+class PopulationCheck(models.Model):
+    """One answer of the population registry about an applicant; the latest one counts."""
+
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="population_checks")
+    status = models.CharField(max_length=12)
+    citizen = models.BooleanField(null=True)
+    mismatched = models.JSONField(default=list)
+    reference = models.CharField(max_length=64, blank=True)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["applicant", "-checked_at"])]
+
+    def __str__(self) -> str:
+        return f"population check {self.pk}: {self.status}"
+
+
+class Consent(models.Model):
+    """What an applicant agreed to or declared, with the version of the text they were shown."""
+
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=20)
+    text_version = models.CharField(max_length=20)
+    accepted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.text_version}"

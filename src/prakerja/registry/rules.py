@@ -129,6 +129,22 @@ def decide(facts: Facts, *, params: Mapping[str, Any], today: date) -> Decision:
     return Decision(not failing, tuple(failing))
 
 
+# The texts an applicant accepts when registering; a changed text gets a new version.
+CONSENT_VERSION = "2026-11"
+CONSENT_TEXTS: dict[str, Any] = {  # lazy texts, translated when shown
+    "consent": _(
+        "I agree that the programme office processes my personal data (NIK, KK, name, birth date, address, "
+        "contacts, education and employment) to decide my eligibility, run the programme and evaluate it, "
+        "and checks it with the population registry (Dukcapil) and other agencies' lists."
+    ),
+    "self_declaration": _(
+        "I declare that the data I give is true; that I am not a civil servant, soldier, police officer, "
+        "village official, legislator or director of a state-owned company; that I am not in formal "
+        "education; and that I do not receive another wage subsidy. False data ends my participation."
+    ),
+}
+
+
 @dataclass(frozen=True)
 class Profile:
     """One applicant's data, well formed and consistent; NIK and KK still in clear (encrypted on save)."""

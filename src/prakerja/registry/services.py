@@ -7,24 +7,28 @@ from datetime import date
 from itertools import islice
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.core import crypto
 from prakerja.core.audit import audit_record, rows_digest
-from prakerja.core.errors import Conflict, InvalidInput, NotFound
+from prakerja.core.errors import Conflict, InvalidInput, NotFound, PrakerjaError
+from prakerja.core.models import Channel
+from prakerja.core.notifications import notify
 from prakerja.identity.rules import Problem
 from prakerja.identity.selectors import kk_index, nik_index
 from prakerja.regions.models import Level, Region
 from prakerja.regions.selectors import names_above_villages
-from prakerja.registry import rules
+from prakerja.registry import dukcapil, rules
 from prakerja.registry.models import (
     Applicant,
+    Consent,
     EligibilityDecision,
     ExclusionEntry,
     ExclusionList,
     ListKind,
+    PopulationCheck,
     RuleSet,
     Source,
 )
@@ -381,3 +385,194 @@ def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
             "nik_index", flat=True
         )
         return applicants_recheck(indexes=list(indexes), cause=f"list_removed:{list_id}", actor=actor)
+
+
+class NikAlreadyRegistered(Conflict):
+    code = "nik_already_registered"
+    message = _(
+        "This NIK is already registered. If it is yours and you did not register it, contact the "
+        "complaints service (pengaduan) with your NIK and KK."
+    )
+
+
+class AlreadyRegistered(Conflict):
+    code = "already_registered"
+    message = _("Your account already has a registration. Open it from your home page.")
+
+
+class ContactsNotVerified(PrakerjaError):
+    status = 403
+    code = "contacts_not_verified"
+    message = _("Verify your e-mail address and phone number first, with the codes we send you.")
+
+
+class ConsentRequired(InvalidInput):
+    code = "consent_required"
+    message = _("Registration needs your consent and your self-declaration: read and tick both.")
+
+
+def _population_answer(profile: rules.Profile) -> dukcapil.PopulationAnswer:
+    query = dukcapil.PopulationQuery(profile.nik, profile.kk, profile.full_name, profile.birth_date)
+    try:
+        return dukcapil.population_registry().verify(query)
+    except OSError:
+        return dukcapil.PopulationAnswer("unavailable")
+
+
+def applicant_register(
+    *, user: Any, data: dict[str, str], consents: Iterable[str], source: str = Source.WEB
+) -> Applicant:
+    """Register the logged-in person: one NIK, one account; every problem is reported at once."""
+    if Applicant.objects.filter(user=user).exists():
+        raise AlreadyRegistered()
+    if not (user.email_verified_at and user.phone_verified_at):
+        raise ContactsNotVerified()
+    if set(rules.CONSENT_TEXTS) - set(consents):
+        raise ConsentRequired()
+    known = names_above_villages()
+    village = data.get("village_code", "").replace(".", "")
+    villages = dict(Region.objects.filter(code=village, level=Level.VILLAGE).values_list("code", "rural"))
+    today = timezone.localdate()
+    read = rules.read_row(
+        {**data, "phone": user.phone, "email": user.email},
+        known_regions=known,
+        villages=villages,
+        today=today,
+    )
+    if isinstance(read, list):
+        raise InvalidInput(
+            problems=[
+                {"field": p.code.partition(":")[0], "code": p.code.partition(":")[2], "message": p.message}
+                for p in read
+            ]
+        )
+    index = nik_index(read.nik)
+    if Applicant.objects.filter(nik_index=index).exists():
+        raise NikAlreadyRegistered()
+    answer = _population_answer(read)
+    ruleset = ruleset_ensure()
+    facts = rules.Facts(
+        birth_date=read.birth_date,
+        citizen=answer.citizen,
+        lists=list_memberships([index]).get(index, frozenset()),
+    )
+    decision = rules.decide(facts, params=ruleset.params, today=today)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            applicant = Applicant.objects.create(
+                user=user,
+                nik=read.nik,
+                nik_index=index,
+                kk=read.kk,
+                kk_index=kk_index(read.kk),
+                full_name=read.full_name,
+                birth_date=read.birth_date,
+                sex=read.sex,
+                phone=read.phone,
+                email=read.email,
+                village_id=read.village_code,
+                province_code=read.village_code[:2],
+                regency_code=read.village_code[:4],
+                rural=read.rural,
+                education=read.education,
+                employment_status=read.employment_status,
+                disability=read.disability,
+                citizen=answer.citizen,
+                source=source,
+                registered_at=now,
+                eligible=decision.eligible,
+                failing_rules=decision.mask,
+                ruleset=ruleset,
+                decided_at=now,
+            )
+            EligibilityDecision.objects.create(
+                applicant=applicant,
+                ruleset=ruleset,
+                eligible=decision.eligible,
+                failing_rules=decision.mask,
+                decided_at=now,
+                cause="registration",
+            )
+            PopulationCheck.objects.create(
+                applicant=applicant,
+                status=answer.status,
+                citizen=answer.citizen,
+                mismatched=list(answer.mismatched),
+                reference=answer.reference,
+                checked_at=now,
+            )
+            Consent.objects.bulk_create(
+                Consent(applicant=applicant, kind=kind, text_version=rules.CONSENT_VERSION, accepted_at=now)
+                for kind in rules.CONSENT_TEXTS
+            )
+            audit_record(
+                actor=user,
+                action="registry.registered",
+                obj=applicant,
+                after={
+                    "eligible": decision.eligible,
+                    "failing": [r.code for r in decision.reasons],
+                    "ruleset": ruleset.version,
+                    "population": answer.status,
+                },
+            )
+            _notify_decision(applicant, decision)
+    except IntegrityError:  # the same NIK registered a moment ago by another request
+        raise NikAlreadyRegistered() from None
+    return applicant
+
+
+def _notify_decision(applicant: Applicant, decision: rules.Decision) -> None:
+    if decision.eligible:
+        body = str(_("Your Prakerja registration is complete and you are eligible. Join an open wave next."))
+    else:
+        reasons = "; ".join(r.message for r in decision.reasons)
+        body = _(
+            "Your Prakerja registration is complete, but you are not eligible: %(reasons)s. "
+            "If a reason is wrong, contact the complaints service (pengaduan)."
+        ) % {"reasons": reasons}
+    notify(
+        channel=Channel.EMAIL,
+        recipient=applicant.email,
+        subject=str(_("Prakerja registration")),
+        body=str(body),
+    )
+
+
+def population_check_run(*, applicant: Applicant, actor: Any) -> PopulationCheck:
+    """Ask the population registry again, store its answer and decide eligibility again."""
+    profile = rules.Profile(
+        applicant.nik,
+        applicant.kk,
+        applicant.full_name,
+        applicant.birth_date,
+        applicant.sex,
+        "",
+        "",
+        applicant.village_id,
+        applicant.rural,
+        applicant.education,
+        applicant.employment_status,
+        applicant.disability,
+    )
+    answer = _population_answer(profile)
+    with transaction.atomic():
+        check = PopulationCheck.objects.create(
+            applicant=applicant,
+            status=answer.status,
+            citizen=answer.citizen,
+            mismatched=list(answer.mismatched),
+            reference=answer.reference,
+            checked_at=timezone.now(),
+        )
+        if answer.status != "unavailable":
+            Applicant.objects.filter(pk=applicant.pk).update(citizen=answer.citizen)
+        audit_record(
+            actor=actor,
+            action="registry.population_checked",
+            obj=applicant,
+            after={"status": answer.status, "mismatched": list(answer.mismatched)},
+        )
+        applicants_recheck(indexes=[applicant.nik_index], cause="population_check", actor=actor)
+    return check

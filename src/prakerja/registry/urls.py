@@ -4,6 +4,8 @@ from prakerja.registry import views
 
 app_name = "registry"
 urlpatterns = [
+    path("daftar/profil/", views.register_profile, name="register"),
+    path("pendaftaran/", views.my_registration, name="mine"),
     path("pmo/pendaftar/", views.applicant_list, name="applicants"),
     path("pmo/pendaftar/ringkasan/", views.applicant_counts, name="counts"),
     path("pmo/pendaftar/<int:pk>/", views.applicant_detail, name="applicant"),

@@ -1,16 +1,22 @@
-"""Programme-office pages of the registry: search, one applicant, counts."""
+"""Registry pages: registration for participants; search, one applicant and counts for the PMO."""
 
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from prakerja.accounts.models import User
 from prakerja.accounts.permissions import authorize, object_rule, require, role_allows
 from prakerja.core.audit import audit_record, audit_trail_for
 from prakerja.core.crypto import mask
+from prakerja.core.errors import InvalidInput, PrakerjaError
 from prakerja.regions.selectors import provinces
-from prakerja.registry import rules, selectors
+from prakerja.registry import rules, selectors, services
+from prakerja.registry.forms import ProfileForm
 from prakerja.registry.models import Applicant, RuleSet
 
 
@@ -84,3 +90,39 @@ def applicant_counts(request: HttpRequest) -> HttpResponse:
             "by_rule": [(reason, counts[reason.code]) for reason in every_rule],
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def register_profile(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    if Applicant.objects.filter(user=user).exists():
+        return redirect("registry:mine")
+    if not (user.email_verified_at and user.phone_verified_at):
+        messages.info(request, _("Verify your e-mail address and phone number first."))
+        return redirect(f"{reverse('accounts:verify')}?next={reverse('registry:register')}")
+    form = ProfileForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.applicant_register(user=user, data=form.service_data(), consents=form.consents())
+        except InvalidInput as exc:
+            for problem in getattr(exc, "problems", []):
+                field = problem["field"] if problem["field"] in form.fields else None
+                form.add_error(field, problem["message"])
+            if not getattr(exc, "problems", []):
+                form.add_error(None, exc.detail)
+        except PrakerjaError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            return redirect("registry:mine")
+    return render(request, "registry/register.html", {"form": form})
+
+
+@login_required
+def my_registration(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    applicant = Applicant.objects.filter(user=request.user).select_related("village", "ruleset").first()
+    if applicant is None:
+        return redirect("registry:register")
+    return render(request, "registry/mine.html", {"a": applicant, "masked_nik": mask(applicant.nik)})
