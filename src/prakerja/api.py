@@ -4,9 +4,11 @@ from django.db import connection
 from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
+from prakerja.accounts.api import router as accounts_router
 from prakerja.core.api import install_error_handlers
 from prakerja.identity.api import router as identity_router
 from prakerja.regions.api import router as regions_router
+from prakerja.registry.api import router as registry_router
 
 api = NinjaAPI(
     title="Prakerja API", version="1", description="Pre-employment programme: open data and partner API."
@@ -29,3 +31,5 @@ def health(request: HttpRequest) -> dict[str, str]:
 
 api.add_router("/regions", regions_router)
 api.add_router("/identity", identity_router)
+api.add_router("/accounts", accounts_router)
+api.add_router("/registry", registry_router)

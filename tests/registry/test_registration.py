@@ -141,3 +141,38 @@ def test_the_whole_journey_through_the_pages() -> None:
     assert done.redirect_chain[-1][0] == "/pendaftaran/"
     assert b"You are eligible" in done.content
     assert NIK.encode() not in done.content
+
+
+def test_the_same_journey_through_the_json_api() -> None:
+    client = Client(enforce_csrf_checks=True, HTTP_ACCEPT_LANGUAGE="en")
+    signup = client.post(
+        "/api/v1/accounts/signup",
+        {"email": "tono@example.org", "phone": "081234500010", "password": "a-good-long-pass-1"},
+        content_type="application/json",
+    )
+    assert signup.status_code == 201 and signup.json()["email_verified"] is False
+    csrf = {"HTTP_X_CSRFTOKEN": client.cookies["csrftoken"].value} if "csrftoken" in client.cookies else {}
+    for purpose, channel in (("verify_email", "email"), ("verify_phone", "sms")):
+        code = re.search(
+            r"\b(\d{6})\b", OutboxMessage.objects.filter(channel=channel).order_by("-id")[0].body
+        )[1]
+        verified = client.post(
+            "/api/v1/accounts/verify",
+            {"purpose": purpose, "code": code},
+            content_type="application/json",
+            **csrf,
+        )
+        assert verified.status_code == 200, verified.content
+    body = {**PROFILE, "rural": False, "disability": False, "consents": CONSENTS}
+    wrong = client.post(
+        "/api/v1/registry/registrations", {**body, "sex": "L"}, content_type="application/json", **csrf
+    )
+    assert wrong.status_code == 422
+    assert ("sex", "disagrees_with_nik") in {(p["field"], p["code"]) for p in wrong.json()["problems"]}
+    created = client.post("/api/v1/registry/registrations", body, content_type="application/json", **csrf)
+    assert created.status_code == 201
+    assert created.json()["nik"] == "************0003" and created.json()["eligible"] is True
+    again = client.post("/api/v1/registry/registrations", body, content_type="application/json", **csrf)
+    assert again.status_code == 409
+    assert client.get("/api/v1/registry/registrations/me").json()["full_name"] == PROFILE["full_name"]
+    assert Client().get("/api/v1/registry/registrations/me").status_code == 401
