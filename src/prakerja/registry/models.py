@@ -193,3 +193,21 @@ class Consent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.text_version}"
+
+
+class AptitudeAttempt(models.Model):
+    """The applicant's one attempt at the test; answers count only until the deadline."""
+
+    applicant = models.OneToOneField(Applicant, on_delete=models.CASCADE, related_name="aptitude")
+    bank_version = models.CharField(max_length=20)
+    question_ids = models.JSONField()
+    answers = models.JSONField(default=dict)
+    started_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    score = models.PositiveSmallIntegerField(null=True, blank=True)
+    max_score = models.PositiveSmallIntegerField(null=True, blank=True)
+    categories = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"aptitude attempt {self.pk}"

@@ -4,6 +4,7 @@ Every failing rule has a stable code, a bit in the applicant's `failing_rules` m
 Indonesian and English; a decision lists every failing rule, not only the first.
 """
 
+import random
 from collections.abc import Container, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -285,3 +286,39 @@ def read_row(
         employment_status=value["employment_status"],
         disability=BOOLEANS[value["disability"].lower()],
     )
+
+
+# The one-time basic-skills and motivation test: 18 questions drawn per category, 25 minutes.
+APTITUDE_MINUTES = 25
+
+
+def aptitude_draw(bank: Mapping[str, Any], seed: int) -> list[str]:
+    """The question ids one applicant gets: `draw[category]` of each category, in a shuffled order."""
+    rng = random.Random(seed)
+    chosen: list[str] = []
+    for category, count in bank["draw"].items():
+        ids = sorted(q["id"] for q in bank["questions"] if q["category"] == category)
+        chosen += rng.sample(ids, count)
+    rng.shuffle(chosen)
+    return chosen
+
+
+def aptitude_score(
+    bank: Mapping[str, Any], question_ids: list[str], answers: Mapping[str, int]
+) -> dict[str, Any]:
+    """Points per category and in total for the answers given (choice index per question id)."""
+    by_id = {q["id"]: q for q in bank["questions"]}
+    categories: dict[str, dict[str, int]] = {}
+    for qid in question_ids:
+        question = by_id[qid]
+        points = [c["points"] for c in question["choices"]]
+        tally = categories.setdefault(question["category"], {"score": 0, "max": 0})
+        tally["max"] += max(points)
+        choice = answers.get(qid)
+        if choice is not None and 0 <= choice < len(points):
+            tally["score"] += points[choice]
+    return {
+        "score": sum(t["score"] for t in categories.values()),
+        "max": sum(t["max"] for t in categories.values()),
+        "categories": categories,
+    }

@@ -1,7 +1,11 @@
 """Reads of the registry."""
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 
@@ -63,3 +67,14 @@ def counts_by_province() -> list[dict[str, object]]:
         .order_by("province_code")
     )
     return [{**row, "name": names.get(row["province_code"], "")} for row in rows]
+
+
+@cache
+def aptitude_bank() -> dict[str, Any]:
+    """The question bank shipped in registry/data (see its README)."""
+    bank: dict[str, Any] = json.loads(
+        resources.files("prakerja.registry")
+        .joinpath("data/aptitude_questions.json")
+        .read_text(encoding="utf-8")
+    )
+    return bank

@@ -1,9 +1,10 @@
 """Registry writes: rule sets, the bulk import of applicants, exclusion lists and re-checks."""
 
+import secrets
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from itertools import islice
 from typing import Any
 
@@ -23,6 +24,7 @@ from prakerja.regions.selectors import names_above_villages
 from prakerja.registry import dukcapil, rules
 from prakerja.registry.models import (
     Applicant,
+    AptitudeAttempt,
     Consent,
     EligibilityDecision,
     ExclusionEntry,
@@ -32,7 +34,7 @@ from prakerja.registry.models import (
     RuleSet,
     Source,
 )
-from prakerja.registry.selectors import list_memberships, ruleset_current
+from prakerja.registry.selectors import aptitude_bank, list_memberships, ruleset_current
 
 BATCH = 5_000
 ErrorSink = Callable[[int, list[Problem]], None]
@@ -576,3 +578,80 @@ def population_check_run(*, applicant: Applicant, actor: Any) -> PopulationCheck
         )
         applicants_recheck(indexes=[applicant.nik_index], cause="population_check", actor=actor)
     return check
+
+
+class AptitudeTaken(Conflict):
+    code = "aptitude_taken"
+    message = _("You have already taken the test. It is taken only once.")
+
+
+class AptitudeTimeUp(PrakerjaError):
+    status = 409
+    code = "aptitude_time_up"
+    message = _("The time for the test is over. Answers given before the end were saved and scored.")
+
+
+def aptitude_start(*, applicant: Applicant) -> AptitudeAttempt:
+    """Start the test, or return the attempt already running; a finished test cannot start again."""
+    with transaction.atomic():
+        attempt = AptitudeAttempt.objects.select_for_update().filter(applicant=applicant).first()
+        if attempt is not None:
+            if attempt.finished_at or timezone.now() >= attempt.deadline:
+                raise AptitudeTaken()
+            return attempt
+        bank = aptitude_bank()
+        now = timezone.now()
+        attempt = AptitudeAttempt.objects.create(
+            applicant=applicant,
+            bank_version=bank["version"],
+            question_ids=rules.aptitude_draw(bank, seed=secrets.randbits(64)),
+            started_at=now,
+            deadline=now + timedelta(minutes=rules.APTITUDE_MINUTES),
+        )
+        audit_record(actor=applicant.user or "system", action="registry.aptitude_started", obj=attempt)
+    return attempt
+
+
+def aptitude_answer(*, attempt: AptitudeAttempt, question_id: str, choice: int) -> None:
+    """Save one answer; after the deadline nothing is saved and the test is closed."""
+    if question_id not in attempt.question_ids:
+        raise InvalidInput(code="unknown_question")
+    with transaction.atomic():
+        locked = AptitudeAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if locked.finished_at:
+            raise AptitudeTaken()
+        late = timezone.now() >= locked.deadline
+        if late:
+            _aptitude_close(locked)  # committed before the refusal below
+        else:
+            locked.answers[question_id] = choice
+            locked.save(update_fields=["answers"])
+    if late:
+        raise AptitudeTimeUp()
+    attempt.answers = locked.answers
+
+
+def aptitude_finish(*, attempt: AptitudeAttempt) -> AptitudeAttempt:
+    """Close the test now (or at its deadline, whichever came first) and score it."""
+    with transaction.atomic():
+        locked = AptitudeAttempt.objects.select_for_update().get(pk=attempt.pk)
+        if not locked.finished_at:
+            _aptitude_close(locked)
+    return locked
+
+
+def _aptitude_close(attempt: AptitudeAttempt) -> None:
+    result = rules.aptitude_score(aptitude_bank(), attempt.question_ids, attempt.answers)
+    attempt.finished_at = min(timezone.now(), attempt.deadline)
+    attempt.score, attempt.max_score, attempt.categories = (
+        result["score"],
+        result["max"],
+        result["categories"],
+    )
+    attempt.save(update_fields=["finished_at", "score", "max_score", "categories"])
+    audit_record(
+        actor=attempt.applicant.user or "system",
+        action="registry.aptitude_finished",
+        obj=attempt,
+        after={"score": attempt.score, "max": attempt.max_score},
+    )

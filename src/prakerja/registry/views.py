@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -13,11 +14,11 @@ from prakerja.accounts.models import User
 from prakerja.accounts.permissions import authorize, object_rule, require, role_allows
 from prakerja.core.audit import audit_record, audit_trail_for
 from prakerja.core.crypto import mask
-from prakerja.core.errors import InvalidInput, PrakerjaError
+from prakerja.core.errors import InvalidInput, NotFound, PrakerjaError
 from prakerja.regions.selectors import provinces
 from prakerja.registry import rules, selectors, services
 from prakerja.registry.forms import ProfileForm
-from prakerja.registry.models import Applicant, RuleSet
+from prakerja.registry.models import Applicant, AptitudeAttempt, RuleSet
 
 
 @object_rule("applicants.view", Applicant)
@@ -73,6 +74,9 @@ def applicant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "masked_kk": mask(applicant.kk),
             "decisions": decisions,
             "trail": audit_trail_for(applicant),
+            "aptitude": AptitudeAttempt.objects.filter(
+                applicant=applicant, finished_at__isnull=False
+            ).first(),
         },
     )
 
@@ -126,3 +130,73 @@ def my_registration(request: HttpRequest) -> HttpResponse:
     if applicant is None:
         return redirect("registry:register")
     return render(request, "registry/mine.html", {"a": applicant, "masked_nik": mask(applicant.nik)})
+
+
+def _own_applicant(request: HttpRequest) -> Applicant:
+    assert isinstance(request.user, User)
+    applicant = Applicant.objects.filter(user=request.user).first()
+    if applicant is None:
+        raise NotFound(_("Register first: the test belongs to your registration."), code="not_registered")
+    return applicant
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def aptitude_intro(request: HttpRequest) -> HttpResponse:
+    applicant = _own_applicant(request)
+    if request.method == "POST":
+        services.aptitude_start(applicant=applicant)
+        return redirect("registry:aptitude_questions")
+    attempt = AptitudeAttempt.objects.filter(applicant=applicant).first()
+    if attempt and not attempt.finished_at and timezone.now() >= attempt.deadline:
+        attempt = services.aptitude_finish(attempt=attempt)
+    return render(
+        request,
+        "registry/aptitude_intro.html",
+        {
+            "attempt": attempt,
+            "minutes": rules.APTITUDE_MINUTES,
+            "bank": selectors.aptitude_bank(),
+        },
+    )
+
+
+@login_required
+def aptitude_questions(request: HttpRequest) -> HttpResponse:
+    attempt = AptitudeAttempt.objects.filter(applicant=_own_applicant(request)).first()
+    if attempt is None or attempt.finished_at or timezone.now() >= attempt.deadline:
+        return redirect("registry:aptitude")
+    by_id = {q["id"]: q for q in selectors.aptitude_bank()["questions"]}
+    questions = [
+        (number, by_id[qid], attempt.answers.get(qid)) for number, qid in enumerate(attempt.question_ids, 1)
+    ]
+    return render(request, "registry/aptitude_questions.html", {"attempt": attempt, "questions": questions})
+
+
+@login_required
+@require_http_methods(["POST"])
+def aptitude_answer(request: HttpRequest) -> HttpResponse:
+    """One answer, saved as it is picked (htmx); 409 once the time is over."""
+    attempt = get_object_or_404(AptitudeAttempt, applicant=_own_applicant(request))
+    try:
+        choice = int(request.POST.get("choice", ""))
+    except ValueError:
+        raise InvalidInput(code="invalid_choice") from None
+    services.aptitude_answer(attempt=attempt, question_id=request.POST.get("question", ""), choice=choice)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_http_methods(["POST"])
+def aptitude_finish(request: HttpRequest) -> HttpResponse:
+    """Finish: answers sent with the form (the page without JavaScript) are saved first, in time only."""
+    attempt = get_object_or_404(AptitudeAttempt, applicant=_own_applicant(request))
+    for question_id in attempt.question_ids:
+        value = request.POST.get(question_id, "")
+        if value.isdigit() and attempt.answers.get(question_id) != int(value):
+            try:
+                services.aptitude_answer(attempt=attempt, question_id=question_id, choice=int(value))
+            except (services.AptitudeTimeUp, services.AptitudeTaken):
+                break
+    services.aptitude_finish(attempt=attempt)
+    return redirect("registry:aptitude")
