@@ -26,9 +26,11 @@ def django_db_setup(django_db_setup: Any, django_db_blocker: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _mail_through_the_outbox(settings: Any) -> None:
-    """Django's test set-up swaps the e-mail backend for locmem; the programme's mail goes to the outbox."""
+def _programme_settings(settings: Any, tmp_path: Any) -> None:
+    """Django's test set-up swaps the e-mail backend for locmem; the programme's mail goes to the outbox.
+    Uploads go to the test's own folder."""
     settings.EMAIL_BACKEND = "prakerja.core.notifications.OutboxEmailBackend"
+    settings.MEDIA_ROOT = tmp_path / "private"
 
 
 @pytest.fixture

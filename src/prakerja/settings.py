@@ -116,6 +116,11 @@ USE_I18N = True
 TIME_ZONE = "Asia/Jakarta"
 USE_TZ = True
 
+# Uploaded files (appeal evidence, partner documents) live outside the web root and are only ever
+# served through views that check who is asking.
+MEDIA_ROOT = Path(os.environ.get("PRAKERJA_MEDIA_DIR", WORK_DIR / "private"))
+UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+
 STATIC_URL = "static/"
 STATIC_ROOT = WORK_DIR / "staticfiles"
 

@@ -54,7 +54,7 @@ def test_every_rule_has_a_bit_and_a_message_in_both_languages() -> None:
     assert set(rules.RULE_CODES) == set(rules.LIST_RULES) | set(rules.OTHER_RULES)
     assert len(set(rules.RULE_BIT.values())) == len(rules.RULE_CODES)
     for code in rules.RULE_CODES:
-        reason = rules.Reason(code, rules._params_for(code, {**PARAMS, "max_age": 64}))
+        reason = rules.Reason(code, rules.params_for(code, {**PARAMS, "max_age": 64}))
         with translation.override("en"):
             english = reason.message
         with translation.override("id"):

@@ -55,3 +55,16 @@ class ProfileForm(forms.Form):
 
     def consents(self) -> list[str]:
         return [kind for kind in rules.CONSENT_TEXTS if self.cleaned_data.get(kind)]
+
+
+class AppealForm(forms.Form):
+    statement = forms.CharField(
+        label=_("Why is this reason wrong?"), min_length=20, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    evidence = forms.FileField(label=_("Evidence (PDF, PNG or JPEG, at most 5 MB; optional)"), required=False)
+
+
+class AppealDecisionForm(forms.Form):
+    note = forms.CharField(
+        label=_("Note for the applicant and the record"), widget=forms.Textarea(attrs={"rows": 3})
+    )

@@ -85,6 +85,7 @@ class Applicant(models.Model):
     # The current eligibility decision; its history is in EligibilityDecision.
     eligible = models.BooleanField(db_index=True)
     failing_rules = models.PositiveBigIntegerField(default=0)
+    waived_rules = models.PositiveBigIntegerField(db_default=0, help_text=_("Rules reversed on appeal."))
     ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+")
     decided_at = models.DateTimeField()
 
@@ -211,3 +212,44 @@ class AptitudeAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"aptitude attempt {self.pk}"
+
+
+class AppealStatus(models.TextChoices):
+    SUBMITTED = "submitted", _("Submitted")
+    DISMISSED = "dismissed", _("Dismissed: the rule stands")
+    REVERSAL_PROPOSED = "reversal_proposed", _("Reversal proposed, awaiting a second officer")
+    REVERSED = "reversed", _("Reversed: the rule no longer applies")
+    REVERSAL_REFUSED = "reversal_refused", _("Reversal refused by the second officer")
+
+
+class Appeal(models.Model):
+    """An applicant contests one failing rule; reversing it takes two different officers."""
+
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="appeals")
+    rule_code = models.CharField(max_length=20)
+    statement = models.TextField()
+    evidence = models.FileField(upload_to="appeals/%Y/%m/", blank=True)
+    status = models.CharField(max_length=20, choices=AppealStatus.choices, default=AppealStatus.SUBMITTED)
+    submitted_at = models.DateTimeField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "submitted_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["applicant", "rule_code"],
+                condition=~models.Q(status="dismissed"),
+                name="one_open_appeal_per_rule",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"appeal {self.pk} ({self.rule_code})"

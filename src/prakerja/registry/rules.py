@@ -79,17 +79,17 @@ class Decision:
 
 def reasons_from_mask(mask: int, params: Mapping[str, Any]) -> tuple[Reason, ...]:
     """The reasons a stored mask stands for, with the rule set's parameters for their messages."""
-    return tuple(Reason(code, _params_for(code, params)) for code in RULE_CODES if mask & RULE_BIT[code])
+    return tuple(Reason(code, params_for(code, params)) for code in RULE_CODES if mask & RULE_BIT[code])
 
 
 def active_reasons(params: Mapping[str, Any]) -> tuple[Reason, ...]:
     """Every rule a rule set applies, as the reason it would give."""
     skipped = {"over_age"} if params.get("max_age") is None else set()
     skipped |= set(LIST_RULES) - set(params["excluded_lists"])
-    return tuple(Reason(code, _params_for(code, params)) for code in RULE_CODES if code not in skipped)
+    return tuple(Reason(code, params_for(code, params)) for code in RULE_CODES if code not in skipped)
 
 
-def _params_for(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def params_for(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "under_age": {"min_age": params.get("min_age")},
         "over_age": {"max_age": params.get("max_age")},
@@ -109,6 +109,7 @@ class Facts:
     citizen: bool | None = True
     lists: frozenset[str] = frozenset()
     kk_recipients: int = 0
+    waived: int = 0  # rules reversed on appeal for this person
 
 
 def decide(facts: Facts, *, params: Mapping[str, Any], today: date) -> Decision:
@@ -116,16 +117,17 @@ def decide(facts: Facts, *, params: Mapping[str, Any], today: date) -> Decision:
     failing: list[Reason] = []
     age = age_on(facts.birth_date, today)
     if age < params["min_age"]:
-        failing.append(Reason("under_age", _params_for("under_age", params)))
+        failing.append(Reason("under_age", params_for("under_age", params)))
     if params.get("max_age") is not None and age > params["max_age"]:
-        failing.append(Reason("over_age", _params_for("over_age", params)))
+        failing.append(Reason("over_age", params_for("over_age", params)))
     if facts.citizen is False:
         failing.append(Reason("not_citizen"))
     if facts.kk_recipients >= params["max_per_kk"]:
-        failing.append(Reason("kk_limit", _params_for("kk_limit", params)))
+        failing.append(Reason("kk_limit", params_for("kk_limit", params)))
     for kind in LIST_RULES:
         if kind in facts.lists and kind in params["excluded_lists"]:
             failing.append(Reason(kind))
+    failing = [r for r in failing if not facts.waived & RULE_BIT[r.code]]
     failing.sort(key=lambda r: RULE_CODES.index(r.code))
     return Decision(not failing, tuple(failing))
 

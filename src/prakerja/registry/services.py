@@ -6,8 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +25,8 @@ from prakerja.regions.models import Level, Region
 from prakerja.regions.selectors import names_above_villages
 from prakerja.registry import dukcapil, rules
 from prakerja.registry.models import (
+    Appeal,
+    AppealStatus,
     Applicant,
     AptitudeAttempt,
     Consent,
@@ -251,7 +255,14 @@ def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> Rec
         chunk = pending[start : start + BATCH]
         applicants = list(
             Applicant.objects.filter(nik_index__in=chunk).only(
-                "id", "nik_index", "birth_date", "citizen", "eligible", "failing_rules", "ruleset_id"
+                "id",
+                "nik_index",
+                "birth_date",
+                "citizen",
+                "eligible",
+                "failing_rules",
+                "waived_rules",
+                "ruleset_id",
             )
         )
         memberships = list_memberships(a.nik_index for a in applicants)
@@ -261,6 +272,7 @@ def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> Rec
                 birth_date=applicant.birth_date,
                 citizen=applicant.citizen,
                 lists=memberships.get(applicant.nik_index, frozenset()),
+                waived=applicant.waived_rules,
             )
             mask = rules.decide(facts, params=ruleset.params, today=today).mask
             if mask != applicant.failing_rules or applicant.ruleset_id != ruleset.pk:
@@ -655,3 +667,147 @@ def _aptitude_close(attempt: AptitudeAttempt) -> None:
         obj=attempt,
         after={"score": attempt.score, "max": attempt.max_score},
     )
+
+
+EVIDENCE_TYPES = {".pdf": b"%PDF", ".png": b"\x89PNG", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff"}
+
+
+class AppealNotAllowed(InvalidInput):
+    code = "appeal_not_allowed"
+    message = _("You can appeal only a rule that you fail now.")
+
+
+class AppealOpen(Conflict):
+    code = "appeal_open"
+    message = _("You already have an appeal about this rule. Wait for its outcome.")
+
+
+class BadEvidence(InvalidInput):
+    code = "bad_evidence"
+    message = _("Evidence must be a PDF, PNG or JPEG file of at most 5 MB.")
+
+
+class SameOfficer(PrakerjaError):
+    status = 403
+    code = "same_officer"
+    message = _("A reversal must be approved by a second officer, not by the one who proposed it.")
+
+
+class AppealWrongState(Conflict):
+    code = "appeal_wrong_state"
+    message = _("This appeal is no longer waiting for that step.")
+
+
+def _check_evidence(evidence: Any) -> None:
+    if evidence is None:
+        return
+    suffix = Path(evidence.name).suffix.lower()
+    head = evidence.read(8)
+    evidence.seek(0)
+    if (
+        suffix not in EVIDENCE_TYPES
+        or not head.startswith(EVIDENCE_TYPES[suffix])
+        or (evidence.size > settings.UPLOAD_MAX_BYTES)
+    ):
+        raise BadEvidence()
+
+
+def appeal_submit(*, applicant: Applicant, rule_code: str, statement: str, evidence: Any = None) -> Appeal:
+    """Contest one failing rule with a statement and, optionally, a document."""
+    if rule_code not in rules.RULE_BIT or not applicant.failing_rules & rules.RULE_BIT[rule_code]:
+        raise AppealNotAllowed()
+    statement = statement.strip()
+    if len(statement) < 20:
+        raise InvalidInput(
+            problems=[
+                {
+                    "field": "statement",
+                    "code": "too_short",
+                    "message": str(_("Explain your appeal in at least 20 characters.")),
+                }
+            ]
+        )
+    _check_evidence(evidence)
+    try:
+        with transaction.atomic():
+            appeal = Appeal.objects.create(
+                applicant=applicant,
+                rule_code=rule_code,
+                statement=statement,
+                evidence=evidence or "",
+                submitted_at=timezone.now(),
+            )
+            audit_record(
+                actor=applicant.user or "system",
+                action="registry.appeal_submitted",
+                obj=appeal,
+                after={"rule": rule_code, "evidence": bool(evidence)},
+            )
+            _notify_appeal(appeal, _("We received your appeal. A complaints officer will look at it."))
+    except IntegrityError:
+        raise AppealOpen() from None
+    return appeal
+
+
+def appeal_decide(*, appeal: Appeal, officer: Any, reverse: bool, note: str) -> Appeal:
+    """A complaints officer dismisses the appeal, or proposes a reversal for a second officer to approve."""
+    with transaction.atomic():
+        appeal = Appeal.objects.select_for_update().get(pk=appeal.pk)
+        if appeal.status != AppealStatus.SUBMITTED:
+            raise AppealWrongState()
+        appeal.status = AppealStatus.REVERSAL_PROPOSED if reverse else AppealStatus.DISMISSED
+        appeal.decided_by, appeal.decided_at, appeal.decision_note = officer, timezone.now(), note.strip()
+        appeal.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+        audit_record(
+            actor=officer,
+            action="registry.appeal_decided",
+            obj=appeal,
+            after={"status": appeal.status, "note": appeal.decision_note},
+        )
+        if not reverse:
+            _notify_appeal(
+                appeal,
+                _("Your appeal was dismissed: the rule stands. Reason: %(note)s"),
+                note=appeal.decision_note,
+            )
+    return appeal
+
+
+def appeal_approve(*, appeal: Appeal, officer: Any, approve: bool) -> Appeal:
+    """The second officer confirms or refuses a proposed reversal; a confirmed one waives the rule."""
+    with transaction.atomic():
+        appeal = Appeal.objects.select_for_update().select_related("applicant").get(pk=appeal.pk)
+        if appeal.status != AppealStatus.REVERSAL_PROPOSED:
+            raise AppealWrongState()
+        if appeal.decided_by_id == officer.pk:
+            raise SameOfficer()
+        appeal.status = AppealStatus.REVERSED if approve else AppealStatus.REVERSAL_REFUSED
+        appeal.approved_by, appeal.approved_at = officer, timezone.now()
+        appeal.save(update_fields=["status", "approved_by", "approved_at"])
+        audit_record(
+            actor=officer,
+            action="registry.appeal_approved" if approve else "registry.appeal_refused",
+            obj=appeal,
+            after={"status": appeal.status},
+        )
+        if approve:
+            applicant = appeal.applicant
+            applicant.waived_rules |= rules.RULE_BIT[appeal.rule_code]
+            applicant.save(update_fields=["waived_rules"])
+            applicants_recheck(indexes=[applicant.nik_index], cause=f"appeal:{appeal.pk}", actor=officer)
+            _notify_appeal(appeal, _("Your appeal was accepted: the rule no longer applies to you."))
+        else:
+            _notify_appeal(appeal, _("Your appeal was not accepted after a second review: the rule stands."))
+    return appeal
+
+
+def _notify_appeal(appeal: Appeal, message: Any, **params: Any) -> None:
+    applicant = appeal.applicant
+    if applicant.email:
+        body = str(message) % params if params else str(message)
+        notify(
+            channel=Channel.EMAIL,
+            recipient=applicant.email,
+            subject=str(_("Your Prakerja appeal")),
+            body=body,
+        )

@@ -1,9 +1,11 @@
 """Registry pages: registration for participants; search, one applicant and counts for the PMO."""
 
+from pathlib import Path
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,8 +19,8 @@ from prakerja.core.crypto import mask
 from prakerja.core.errors import InvalidInput, NotFound, PrakerjaError
 from prakerja.regions.selectors import provinces
 from prakerja.registry import rules, selectors, services
-from prakerja.registry.forms import ProfileForm
-from prakerja.registry.models import Applicant, AptitudeAttempt, RuleSet
+from prakerja.registry.forms import AppealDecisionForm, AppealForm, ProfileForm
+from prakerja.registry.models import Appeal, AppealStatus, Applicant, AptitudeAttempt, RuleSet
 
 
 @object_rule("applicants.view", Applicant)
@@ -129,7 +131,13 @@ def my_registration(request: HttpRequest) -> HttpResponse:
     applicant = Applicant.objects.filter(user=request.user).select_related("village", "ruleset").first()
     if applicant is None:
         return redirect("registry:register")
-    return render(request, "registry/mine.html", {"a": applicant, "masked_nik": mask(applicant.nik)})
+    appeals = list(applicant.appeals.order_by("-submitted_at"))
+    open_appeals = {a.rule_code for a in appeals if a.status != AppealStatus.DISMISSED}
+    return render(
+        request,
+        "registry/mine.html",
+        {"a": applicant, "masked_nik": mask(applicant.nik), "appeals": appeals, "open_appeals": open_appeals},
+    )
 
 
 def _own_applicant(request: HttpRequest) -> Applicant:
@@ -200,3 +208,87 @@ def aptitude_finish(request: HttpRequest) -> HttpResponse:
                 break
     services.aptitude_finish(attempt=attempt)
     return redirect("registry:aptitude")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def appeal_new(request: HttpRequest, rule_code: str) -> HttpResponse:
+    applicant = _own_applicant(request)
+    form = AppealForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.appeal_submit(
+                applicant=applicant,
+                rule_code=rule_code,
+                statement=form.cleaned_data["statement"],
+                evidence=form.cleaned_data["evidence"],
+            )
+        except InvalidInput as exc:
+            for problem in exc.problems or [{"field": "", "message": exc.detail}]:
+                form.add_error(
+                    problem["field"] if problem["field"] in form.fields else None, problem["message"]
+                )
+        except PrakerjaError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, _("Your appeal was sent."))
+            return redirect("registry:mine")
+    reason = next((r for r in applicant.reasons if r.code == rule_code), None)
+    if reason is None:
+        raise services.AppealNotAllowed()
+    return render(request, "registry/appeal_new.html", {"form": form, "reason": reason})
+
+
+@require("appeals.view")
+def appeal_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", AppealStatus.SUBMITTED)
+    appeals = Appeal.objects.select_related("applicant").order_by("submitted_at")
+    if status in AppealStatus.values:
+        appeals = appeals.filter(status=status)
+    page = Paginator(appeals, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "registry/appeal_list.html",
+        {"page": page, "status": status, "statuses": AppealStatus.choices},
+    )
+
+
+@require("appeals.view")
+@require_http_methods(["GET", "POST"])
+def appeal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    appeal = get_object_or_404(Appeal.objects.select_related("applicant", "decided_by", "approved_by"), pk=pk)
+    form = AppealDecisionForm(request.POST or None)
+    if request.method == "POST":
+        authorize(request.user, "appeals.decide", appeal)
+        action = request.POST.get("action", "")
+        try:
+            if action in ("dismiss", "reverse") and form.is_valid():
+                services.appeal_decide(
+                    appeal=appeal,
+                    officer=request.user,
+                    reverse=action == "reverse",
+                    note=form.cleaned_data["note"],
+                )
+                return redirect("registry:appeal", pk=pk)
+            if action in ("approve", "refuse"):
+                services.appeal_approve(appeal=appeal, officer=request.user, approve=action == "approve")
+                return redirect("registry:appeal", pk=pk)
+        except PrakerjaError as exc:
+            messages.error(request, exc.detail)
+            return redirect("registry:appeal", pk=pk)
+    reason = rules.Reason(
+        appeal.rule_code, rules.params_for(appeal.rule_code, appeal.applicant.ruleset.params)
+    )
+    return render(request, "registry/appeal_detail.html", {"appeal": appeal, "form": form, "reason": reason})
+
+
+@require("appeals.view")
+def appeal_evidence(request: HttpRequest, pk: int) -> FileResponse:
+    """The uploaded document, only through this checked view (uploads are outside the web root)."""
+    appeal = get_object_or_404(Appeal, pk=pk)
+    if not appeal.evidence:
+        raise NotFound()
+    audit_record(actor=request.user, action="registry.appeal_evidence_viewed", obj=appeal)
+    return FileResponse(
+        appeal.evidence.open("rb"), as_attachment=True, filename=Path(str(appeal.evidence.name)).name
+    )
