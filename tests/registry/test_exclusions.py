@@ -122,3 +122,43 @@ def test_exclusions_command(niks, tmp_path, capsys) -> None:
     list_id = ExclusionList.objects.get().pk
     call_command("exclusions", "remove", str(list_id))
     assert "3 decisions changed" in capsys.readouterr().out
+
+
+def test_the_exclusion_lists_page(niks, make_user) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from prakerja.accounts.middleware import SESSION_KEY
+
+    def staff(role: str) -> Client:
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_login(make_user(role))
+        session = client.session
+        session[SESSION_KEY] = True
+        session.save()
+        return client
+
+    officer = staff("selection_officer")
+    upload = SimpleUploadedFile("bkn.csv", ("nik\n" + "\n".join(niks[:4]) + "\nbad\n").encode())
+    response = officer.post(
+        "/pmo/daftar-pengecualian/",
+        {"file": upload, "kind": "civil_servant", "source": "BKN", "as_of": "2026-10-01"},
+        follow=True,
+    )
+    assert (
+        "4 NIKs stored, 1 lines rejected; 4 applicants re-checked, 4 decisions changed."
+        in response.content.decode()
+    )
+    assert applicant_by_nik(niks[0]).eligible is False
+    latin = SimpleUploadedFile("x.csv", "nik\nJosé\n".encode("latin-1"))
+    page = officer.post(
+        "/pmo/daftar-pengecualian/",
+        {"file": latin, "kind": "police", "source": "Polri", "as_of": "2026-10-01"},
+    ).content.decode()
+    assert "not UTF-8" in page
+    auditor = staff("auditor")
+    assert auditor.get("/pmo/daftar-pengecualian/").status_code == 200
+    list_id = ExclusionList.objects.get(kind="civil_servant").pk
+    assert auditor.post("/pmo/daftar-pengecualian/", {"remove": str(list_id)}).status_code == 403
+    officer.post("/pmo/daftar-pengecualian/", {"remove": str(list_id)})
+    assert applicant_by_nik(niks[0]).eligible is True

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.registry import rules
-from prakerja.registry.models import Education, EmploymentStatus, Sex
+from prakerja.registry.models import Education, EmploymentStatus, ListKind, Sex
 
 YES_NO = (("false", _("No")), ("true", _("Yes")))
 
@@ -68,3 +68,10 @@ class AppealDecisionForm(forms.Form):
     note = forms.CharField(
         label=_("Note for the applicant and the record"), widget=forms.Textarea(attrs={"rows": 3})
     )
+
+
+class ExclusionUploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV file, the NIK in the first column"))
+    kind = forms.ChoiceField(label=_("Kind of list"), choices=ListKind.choices)
+    source = forms.CharField(label=_("Source agency"), max_length=100)
+    as_of = forms.DateField(label=_("Date of the list"), widget=forms.DateInput(attrs={"type": "date"}))

@@ -8,6 +8,7 @@ urlpatterns = [
     path("pendaftaran/", views.my_registration, name="mine"),
     path("pendaftaran/banding/<str:rule_code>/", views.appeal_new, name="appeal_new"),
     path("pmo/banding/", views.appeal_list, name="appeals"),
+    path("pmo/daftar-pengecualian/", views.exclusion_lists, name="exclusions"),
     path("pmo/banding/<int:pk>/", views.appeal_detail, name="appeal"),
     path("pmo/banding/<int:pk>/bukti/", views.appeal_evidence, name="appeal_evidence"),
     path("tes/", views.aptitude_intro, name="aptitude"),

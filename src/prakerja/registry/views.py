@@ -1,6 +1,9 @@
 """Registry pages: registration for participants; search, one applicant and counts for the PMO."""
 
+import csv
+import io
 from pathlib import Path
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,8 +22,8 @@ from prakerja.core.crypto import mask
 from prakerja.core.errors import InvalidInput, NotFound, PrakerjaError
 from prakerja.regions.selectors import provinces
 from prakerja.registry import rules, selectors, services
-from prakerja.registry.forms import AppealDecisionForm, AppealForm, ProfileForm
-from prakerja.registry.models import Appeal, AppealStatus, Applicant, AptitudeAttempt, RuleSet
+from prakerja.registry.forms import AppealDecisionForm, AppealForm, ExclusionUploadForm, ProfileForm
+from prakerja.registry.models import Appeal, AppealStatus, Applicant, AptitudeAttempt, ExclusionList, RuleSet
 
 
 @object_rule("applicants.view", Applicant)
@@ -292,3 +295,68 @@ def appeal_evidence(request: HttpRequest, pk: int) -> FileResponse:
     return FileResponse(
         appeal.evidence.open("rb"), as_attachment=True, filename=Path(str(appeal.evidence.name)).name
     )
+
+
+@require("exclusions.view")
+@require_http_methods(["GET", "POST"])
+def exclusion_lists(request: HttpRequest) -> HttpResponse:
+    form = ExclusionUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        authorize(request.user, "exclusions.change")
+        if "remove" in request.POST:
+            try:
+                removed = services.exclusion_list_remove(
+                    list_id=int(request.POST["remove"]), actor=request.user
+                )
+            except (ValueError, PrakerjaError):
+                messages.error(request, _("That list does not exist or is already removed."))
+            else:
+                messages.success(
+                    request, _("List removed; %(changed)d decisions changed.") % {"changed": removed.changed}
+                )
+            return redirect("registry:exclusions")
+        if form.is_valid():
+            try:
+                niks = _niks_from_upload(form.cleaned_data["file"])
+                uploaded = services.exclusion_list_upload(
+                    kind=form.cleaned_data["kind"],
+                    source=form.cleaned_data["source"].strip(),
+                    as_of=form.cleaned_data["as_of"],
+                    niks=niks,
+                    actor=request.user,
+                    on_error=lambda *_: None,
+                )
+            except PrakerjaError as exc:
+                form.add_error(None, exc.detail)
+            else:
+                messages.success(
+                    request,
+                    _(
+                        "%(entries)d NIKs stored, %(rejected)d lines rejected; "
+                        "%(checked)d applicants re-checked, %(changed)d decisions changed."
+                    )
+                    % {
+                        "entries": uploaded.entries,
+                        "rejected": uploaded.rejected,
+                        "checked": uploaded.recheck.checked,
+                        "changed": uploaded.recheck.changed,
+                    },
+                )
+                return redirect("registry:exclusions")
+    lists = ExclusionList.objects.order_by("-active", "kind", "-as_of")
+    return render(request, "registry/exclusion_lists.html", {"form": form, "lists": lists})
+
+
+def _niks_from_upload(upload: Any) -> list[tuple[int, str]]:
+    try:
+        text = upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            _("The file is not UTF-8 text; save it as CSV UTF-8 and upload it again.")
+        ) from None
+    rows = csv.reader(io.StringIO(text))
+    return [
+        (n, row[0])
+        for n, row in enumerate(rows, start=1)
+        if row and not (n == 1 and not row[0].strip().isdigit())
+    ]
