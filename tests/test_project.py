@@ -8,7 +8,7 @@ from django.test import Client
 
 from prakerja.accounts.models import User
 from prakerja.demo.services import DEMO_USERS
-from prakerja.registry.models import Applicant, ExclusionList
+from prakerja.registry.models import Appeal, Applicant, ExclusionList
 
 
 def _start_in_production(**env: str) -> subprocess.CompletedProcess[str]:
@@ -47,9 +47,11 @@ def test_demo_seeds_every_role_and_can_run_twice(capsys) -> None:
     call_command("demo", "--no-serve", "--people", "400")
     out = capsys.readouterr().out
     assert "83,762" in out
-    assert Applicant.objects.count() == 400
-    assert 0 < Applicant.objects.filter(eligible=False).count() < 400 * 0.15
+    assert Applicant.objects.count() == 401
+    assert 0 < Applicant.objects.filter(eligible=False).count() < 401 * 0.15
     assert ExclusionList.objects.count() == 4
+    assert Applicant.objects.filter(user__username="peserta").exists()
+    assert Appeal.objects.count() == 5
     assert set(User.objects.values_list("username", flat=True)) >= {u for u, _, _ in DEMO_USERS}
     assert User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).count() == len(DEMO_USERS)
     assert {u.role for u in User.objects.all()} >= {r for _, r, _ in DEMO_USERS}

@@ -12,9 +12,17 @@ from prakerja.accounts.models import Role, User
 from prakerja.accounts.permissions import PMO_ROLES
 from prakerja.accounts.services import user_create
 from prakerja.identity.generator import COLUMNS, generate_people
+from prakerja.identity.selectors import nik_index
 from prakerja.regions.models import Level, Region
-from prakerja.registry.models import ExclusionList
-from prakerja.registry.services import ImportResult, applicants_import, exclusion_list_upload
+from prakerja.registry.models import Appeal, Applicant, ExclusionList
+from prakerja.registry.rules import CONSENT_TEXTS
+from prakerja.registry.services import (
+    ImportResult,
+    appeal_submit,
+    applicant_register,
+    applicants_import,
+    exclusion_list_upload,
+)
 
 DEMO_PASSWORD = "prakerja-demo-2026"
 DEMO_USERS = (
@@ -93,3 +101,38 @@ def demo_people_register(count: int, *, progress: Callable[[int], None] | None =
             on_error=lambda line, problems: None,
         )
     return result
+
+
+def demo_participant_register(username: str = "peserta") -> Applicant | None:
+    """The demo participant has verified contacts, a registration and a test to take."""
+    user = User.objects.get(username=username)
+    existing = Applicant.objects.filter(user=user).first()
+    if existing:
+        return existing
+    user.email_verified_at = user.phone_verified_at = user.date_joined
+    user.save(update_fields=["email_verified_at", "phone_verified_at"])
+    villages = list(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
+    for person in generate_people(50, villages=villages, seed=7, today=DEMO_AS_OF):
+        if person.sex == "P" and not Applicant.objects.filter(nik_index=nik_index(person.nik)).exists():
+            data = dict(zip(COLUMNS, person.row(), strict=True))
+            data["full_name"] = user.first_name or data["full_name"]
+            return applicant_register(user=user, data=data, consents=list(CONSENT_TEXTS))
+    return None
+
+
+def demo_appeals(count: int = 5) -> int:
+    """A few appeals from applicants on lists, so the complaints officers have work to see."""
+    if Appeal.objects.exists():
+        return 0
+    made = 0
+    for applicant in Applicant.objects.filter(eligible=False).order_by("id")[: count * 3]:
+        if made == count or applicant.appeals.exists():
+            continue
+        reason = applicant.reasons[0]
+        appeal_submit(
+            applicant=applicant,
+            rule_code=reason.code,
+            statement="Data instansi sudah tidak sesuai: saya sudah tidak terdaftar di sana sejak 2025.",
+        )
+        made += 1
+    return made

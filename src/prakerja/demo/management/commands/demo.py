@@ -14,7 +14,13 @@ from rich.table import Table
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.selectors import programme_summary
 from prakerja.core.audit import audit_verify
-from prakerja.demo.services import DEMO_PASSWORD, demo_people_register, demo_users_ensure
+from prakerja.demo.services import (
+    DEMO_PASSWORD,
+    demo_appeals,
+    demo_participant_register,
+    demo_people_register,
+    demo_users_ensure,
+)
 from prakerja.registry.models import Applicant
 from prakerja.registry.selectors import counts_by_failing_rule
 
@@ -59,6 +65,8 @@ class Command(BaseCommand):
         with Progress(transient=True) as bar:
             task = bar.add_task("Applicants", total=options["people"])
             demo_people_register(options["people"], progress=lambda n: bar.advance(task, n))
+        demo_participant_register()
+        demo_appeals()
         with translation.override("en"):  # the command line speaks English, like the code and docs
             self._print_summary(console, users)
         if not options["no_serve"]:
