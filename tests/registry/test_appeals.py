@@ -94,7 +94,7 @@ def test_a_reversal_needs_a_second_officer_and_then_waives_the_rule(
     assert student.eligible
     actions = set(AuditEntry.objects.values_list("action", flat=True))
     assert {"registry.appeal_submitted", "registry.appeal_decided", "registry.appeal_approved"} <= actions
-    assert OutboxMessage.objects.filter(subject="Your Prakerja appeal").count() >= 2
+    assert OutboxMessage.objects.filter(subject="Banding Prakerja Anda").count() >= 2  # Indonesian by default
 
 
 def test_a_dismissed_appeal_leaves_the_rule_and_can_be_made_again(student, make_user) -> None:

@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -279,8 +280,15 @@ def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> Rec
                 applicant.failing_rules, applicant.eligible = mask, mask == 0
                 applicant.ruleset_id, applicant.decided_at = ruleset.pk, now
                 changed.append(applicant)
+        by_mask: dict[int, list[int]] = defaultdict(list)
+        for applicant in changed:
+            by_mask[applicant.failing_rules].append(applicant.pk)
         with transaction.atomic():
-            Applicant.objects.bulk_update(changed, ["failing_rules", "eligible", "ruleset", "decided_at"])
+            # A handful of distinct outcomes: one UPDATE per outcome rather than one CASE per row.
+            for mask, ids in by_mask.items():
+                Applicant.objects.filter(pk__in=ids).update(
+                    failing_rules=mask, eligible=mask == 0, ruleset=ruleset, decided_at=now
+                )
             EligibilityDecision.objects.bulk_create(
                 EligibilityDecision(
                     applicant=a,
