@@ -14,12 +14,11 @@ from pathlib import Path
 import django
 import psycopg
 from django.core.management import call_command
-from rich.console import Console
-from rich.table import Table
+
+from common import report
 
 ADMIN_URL = os.environ.get("PRAKERJA_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 DATABASE = "prakerja_bench"
-console = Console()
 
 
 def fresh_database() -> str:
@@ -87,45 +86,24 @@ def main() -> None:
             )
             bare_update = time.perf_counter() - start
 
-    table = Table(
-        title=f"3. Importing {n:,} applicants from CSV on PostgreSQL",
-        caption=f"{imported:,} rows imported; the ceiling copies the same encrypted rows into a table "
-        "with the same columns and indexes",
+    report(
+        f"3. Importing {n:,} applicants from CSV on PostgreSQL",
+        n,
+        ("ours: prakerja applicants import", ours),
+        ("ceiling: raw COPY", ceiling),
+        f"{imported:,} rows imported; the ceiling copies the same encrypted rows into a table with the same "
+        "columns and indexes",
     )
-    for column in ("", "rows", "seconds", "rows/s", "share of ceiling"):
-        table.add_column(column, justify="right" if column else "left")
-    table.add_row(
-        "ours: prakerja applicants import",
-        f"{n:,}",
-        f"{ours:.2f}",
-        f"{n / ours:,.0f}",
-        f"{ceiling / ours:.1%}",
-    )
-    table.add_row("ceiling: raw COPY", f"{n:,}", f"{ceiling:.2f}", f"{n / ceiling:,.0f}", "100.0%")
-    console.print(table)
     changed = upload.recheck.changed
-    table = Table(
-        title=f"4. Re-check after an exclusion list of {len(listed):,} NIKs ({imported:,} applicants)",
-        caption=f"{changed:,} decisions changed; ours stores the list, decides again and writes the "
-        "history and audit; the ceiling is one UPDATE of the same rows in a copy of the table",
+    report(
+        f"4. Re-check after an exclusion list of {len(listed):,} NIKs ({imported:,} applicants)",
+        changed,
+        ("ours: exclusion_list_upload", recheck),
+        ("ceiling: bare UPDATE", bare_update),
+        f"{changed:,} decisions changed; ours stores the list, decides again and writes the history and "
+        "audit; the ceiling is one UPDATE of the same rows in a copy of the table",
+        unit="applicants",
     )
-    for column in ("", "applicants", "seconds", "applicants/s", "share of ceiling"):
-        table.add_column(column, justify="right" if column else "left")
-    table.add_row(
-        "ours: exclusion_list_upload",
-        f"{changed:,}",
-        f"{recheck:.2f}",
-        f"{changed / recheck:,.0f}",
-        f"{bare_update / recheck:.1%}",
-    )
-    table.add_row(
-        "ceiling: bare UPDATE",
-        f"{changed:,}",
-        f"{bare_update:.2f}",
-        f"{changed / bare_update:,.0f}",
-        "100.0%",
-    )
-    console.print(table)
 
 
 if __name__ == "__main__":

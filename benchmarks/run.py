@@ -7,40 +7,19 @@ import os
 import platform
 import random
 import tempfile
-import time
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import date
 from itertools import repeat
 from pathlib import Path
-from typing import TypeVar
 
 import django
 from django.core.management import call_command
-from rich.console import Console
-from rich.table import Table
 
+from common import console, report, timed
 from prakerja.identity.generator import generate_people
 from prakerja.identity.rules import check_nik
 
-T = TypeVar("T")
 CORRUPT_SHARE = 0.05
-console = Console()
-
-
-def timed(work: Callable[[], T]) -> tuple[float, T]:
-    """Seconds `work` took, and what it returned."""
-    start = time.perf_counter()
-    result = work()
-    return time.perf_counter() - start, result
-
-
-def report(title: str, rows: int, ours: tuple[str, float], ceiling: tuple[str, float], note: str) -> None:
-    table = Table(title=title, caption=note)
-    for column in ("", "rows", "seconds", "rows/s", "share of ceiling"):
-        table.add_column(column, justify="right" if column else "left")
-    for (label, seconds), share in ((ours, ceiling[1] / ours[1]), (ceiling, 1.0)):
-        table.add_row(label, f"{rows:,}", f"{seconds:.3f}", f"{rows / seconds:,.0f}", f"{share:.1%}")
-    console.print(table)
 
 
 def setup_django(folder: Path) -> None:

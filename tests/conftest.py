@@ -4,7 +4,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.test import Client
 
+from prakerja.accounts.middleware import SESSION_KEY
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.services import user_create
 from prakerja.regions.services import regions_load
@@ -31,6 +33,21 @@ def _programme_settings(settings: Any, tmp_path: Any) -> None:
     Uploads go to the test's own folder."""
     settings.EMAIL_BACKEND = "prakerja.core.notifications.OutboxEmailBackend"
     settings.MEDIA_ROOT = tmp_path / "private"
+
+
+@pytest.fixture
+def staff_client(make_user: Callable[..., User]) -> Callable[[str], Client]:
+    """A logged-in client of a new user of `role`, past the PMO second factor, asking for English pages."""
+
+    def make(role: str) -> Client:
+        client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        client.force_login(make_user(role))
+        session = client.session
+        session[SESSION_KEY] = True
+        session.save()
+        return client
+
+    return make
 
 
 @pytest.fixture

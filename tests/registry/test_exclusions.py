@@ -124,21 +124,10 @@ def test_exclusions_command(niks, tmp_path, capsys) -> None:
     assert "3 decisions changed" in capsys.readouterr().out
 
 
-def test_the_exclusion_lists_page(niks, make_user) -> None:
+def test_the_exclusion_lists_page(niks, staff_client) -> None:
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.test import Client
 
-    from prakerja.accounts.middleware import SESSION_KEY
-
-    def staff(role: str) -> Client:
-        client = Client(HTTP_ACCEPT_LANGUAGE="en")
-        client.force_login(make_user(role))
-        session = client.session
-        session[SESSION_KEY] = True
-        session.save()
-        return client
-
-    officer = staff("selection_officer")
+    officer = staff_client("selection_officer")
     upload = SimpleUploadedFile("bkn.csv", ("nik\n" + "\n".join(niks[:4]) + "\nbad\n").encode())
     response = officer.post(
         "/pmo/daftar-pengecualian/",
@@ -156,7 +145,7 @@ def test_the_exclusion_lists_page(niks, make_user) -> None:
         {"file": latin, "kind": "police", "source": "Polri", "as_of": "2026-10-01"},
     ).content.decode()
     assert "not UTF-8" in page
-    auditor = staff("auditor")
+    auditor = staff_client("auditor")
     assert auditor.get("/pmo/daftar-pengecualian/").status_code == 200
     list_id = ExclusionList.objects.get(kind="civil_servant").pk
     assert auditor.post("/pmo/daftar-pengecualian/", {"remove": str(list_id)}).status_code == 403

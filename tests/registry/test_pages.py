@@ -5,7 +5,6 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from prakerja.accounts.middleware import SESSION_KEY
 from prakerja.core.models import AuditEntry
 from prakerja.registry.models import Applicant
 from prakerja.registry.selectors import applicant_by_nik
@@ -31,28 +30,19 @@ def niks(tmp_path) -> list[str]:
     return niks
 
 
-def _staff(make_user, role: str) -> Client:
-    client = Client(HTTP_ACCEPT_LANGUAGE="en")
-    client.force_login(make_user(role))
-    session = client.session
-    session[SESSION_KEY] = True
-    session.save()
-    return client
-
-
-def test_only_programme_office_roles_see_applicants(make_user, niks) -> None:
+def test_only_programme_office_roles_see_applicants(make_user, staff_client, niks) -> None:
     participant = Client()
     participant.force_login(make_user("participant"))
     assert participant.get("/pmo/pendaftar/").status_code == 403
     applicant = applicant_by_nik(niks[0])
     assert participant.get(f"/pmo/pendaftar/{applicant.pk}/").status_code == 403
-    assert _staff(make_user, "finance_officer").get("/pmo/pendaftar/").status_code == 403
-    assert _staff(make_user, "auditor").get("/pmo/pendaftar/").status_code == 200
-    assert _staff(make_user, "selection_officer").get("/pmo/pendaftar/").status_code == 200
+    assert staff_client("finance_officer").get("/pmo/pendaftar/").status_code == 403
+    assert staff_client("auditor").get("/pmo/pendaftar/").status_code == 200
+    assert staff_client("selection_officer").get("/pmo/pendaftar/").status_code == 200
 
 
-def test_find_by_nik_posts_the_number_and_redirects_to_the_record(make_user, niks) -> None:
-    client = _staff(make_user, "complaints_officer")
+def test_find_by_nik_posts_the_number_and_redirects_to_the_record(staff_client, niks) -> None:
+    client = staff_client("complaints_officer")
     response = client.post("/pmo/pendaftar/", {"nik": niks[3]})
     applicant = applicant_by_nik(niks[3])
     assert response.status_code == 302
@@ -63,8 +53,8 @@ def test_find_by_nik_posts_the_number_and_redirects_to_the_record(make_user, nik
     assert "A NIK has exactly 16 digits." in client.post("/pmo/pendaftar/", {"nik": "123"}).content.decode()
 
 
-def test_applicant_page_masks_the_nik_lists_reasons_and_is_audited(make_user, niks) -> None:
-    client = _staff(make_user, "pmo_admin")
+def test_applicant_page_masks_the_nik_lists_reasons_and_is_audited(staff_client, niks) -> None:
+    client = staff_client("pmo_admin")
     applicant = applicant_by_nik(niks[0])
     page = client.get(f"/pmo/pendaftar/{applicant.pk}/").content.decode()
     assert niks[0] not in page
@@ -73,8 +63,8 @@ def test_applicant_page_masks_the_nik_lists_reasons_and_is_audited(make_user, ni
     assert AuditEntry.objects.filter(action="registry.applicant_viewed", object_id=str(applicant.pk)).exists()
 
 
-def test_search_filters_and_counts(make_user, niks) -> None:
-    client = _staff(make_user, "me_analyst")
+def test_search_filters_and_counts(staff_client, niks) -> None:
+    client = staff_client("me_analyst")
     name = Applicant.objects.order_by("id").first().full_name
     assert name in client.get("/pmo/pendaftar/", {"name": name.split()[0]}).content.decode()
     not_eligible = client.get("/pmo/pendaftar/", {"eligible": "no"}).content.decode()

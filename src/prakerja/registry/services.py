@@ -433,6 +433,17 @@ class ConsentRequired(InvalidInput):
     message = _("Registration needs your consent and your self-declaration: read and tick both.")
 
 
+def _store_population_answer(applicant: Applicant, answer: dukcapil.PopulationAnswer) -> PopulationCheck:
+    return PopulationCheck.objects.create(
+        applicant=applicant,
+        status=answer.status,
+        citizen=answer.citizen,
+        mismatched=list(answer.mismatched),
+        reference=answer.reference,
+        checked_at=timezone.now(),
+    )
+
+
 def _population_answer(profile: rules.Profile) -> dukcapil.PopulationAnswer:
     query = dukcapil.PopulationQuery(profile.nik, profile.kk, profile.full_name, profile.birth_date)
     try:
@@ -516,14 +527,7 @@ def applicant_register(
                 decided_at=now,
                 cause="registration",
             )
-            PopulationCheck.objects.create(
-                applicant=applicant,
-                status=answer.status,
-                citizen=answer.citizen,
-                mismatched=list(answer.mismatched),
-                reference=answer.reference,
-                checked_at=now,
-            )
+            _store_population_answer(applicant, answer)
             Consent.objects.bulk_create(
                 Consent(applicant=applicant, kind=kind, text_version=rules.CONSENT_VERSION, accepted_at=now)
                 for kind in rules.CONSENT_TEXTS
@@ -580,14 +584,7 @@ def population_check_run(*, applicant: Applicant, actor: Any) -> PopulationCheck
     )
     answer = _population_answer(profile)
     with transaction.atomic():
-        check = PopulationCheck.objects.create(
-            applicant=applicant,
-            status=answer.status,
-            citizen=answer.citizen,
-            mismatched=list(answer.mismatched),
-            reference=answer.reference,
-            checked_at=timezone.now(),
-        )
+        check = _store_population_answer(applicant, answer)
         if answer.status != "unavailable":
             Applicant.objects.filter(pk=applicant.pk).update(citizen=answer.citizen)
         audit_record(
