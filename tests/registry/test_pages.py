@@ -72,3 +72,13 @@ def test_search_filters_and_counts(staff_client, niks) -> None:
     counts = client.get("/pmo/pendaftar/ringkasan/").content.decode()
     assert "student" in counts
     assert "People in formal education cannot receive the programme." in counts
+
+
+def test_a_complaints_officer_asks_the_population_registry_again(staff_client, niks) -> None:
+    applicant = applicant_by_nik(niks[2])
+    officer = staff_client("complaints_officer")
+    page = officer.post(f"/pmo/pendaftar/{applicant.pk}/", follow=True).content.decode()
+    assert "Population registry answered" in page
+    assert applicant.population_checks.count() == 1
+    assert staff_client("auditor").post(f"/pmo/pendaftar/{applicant.pk}/").status_code == 403
+    assert applicant.population_checks.count() == 1

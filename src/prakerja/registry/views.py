@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from prakerja.accounts.models import User
-from prakerja.accounts.permissions import authorize, object_rule, require, role_allows
+from prakerja.accounts.permissions import authorize, can, object_rule, require, role_allows
 from prakerja.core.audit import audit_record, audit_trail_for
 from prakerja.core.crypto import mask
 from prakerja.core.errors import InvalidInput, NotFound, PrakerjaError
@@ -61,9 +61,15 @@ def applicant_list(request: HttpRequest) -> HttpResponse:
 
 
 @require("applicants.view")
+@require_http_methods(["GET", "POST"])
 def applicant_detail(request: HttpRequest, pk: int) -> HttpResponse:
     applicant = get_object_or_404(Applicant.objects.select_related("village", "ruleset"), pk=pk)
     authorize(request.user, "applicants.view", applicant)
+    if request.method == "POST":  # ask the population registry again
+        authorize(request.user, "applicants.change", applicant)
+        check = services.population_check_run(applicant=applicant, actor=request.user)
+        messages.success(request, _("Population registry answered: %(status)s.") % {"status": check.status})
+        return redirect("registry:applicant", pk=pk)
     rulesets = {r.pk: r for r in RuleSet.objects.all()}
     decisions = [
         (d, rules.reasons_from_mask(d.failing_rules, rulesets[d.ruleset_id].params))
@@ -82,6 +88,9 @@ def applicant_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "aptitude": AptitudeAttempt.objects.filter(
                 applicant=applicant, finished_at__isnull=False
             ).first(),
+            "appeals": applicant.appeals.order_by("-submitted_at"),
+            "population": applicant.population_checks.order_by("-checked_at").first(),
+            "perms_change": can(request.user, "applicants.change", applicant),
         },
     )
 
