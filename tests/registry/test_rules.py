@@ -1,3 +1,4 @@
+import json
 from datetime import date
 
 import pytest
@@ -83,3 +84,20 @@ def test_active_reasons_follow_the_rule_set() -> None:
     codes = [r.code for r in rules.active_reasons(params)]
     assert codes == ["under_age", "over_age", "not_citizen", "kk_limit", "blacklist"]
     assert all(r.message for r in rules.active_reasons(params))
+
+
+@pytest.mark.django_db
+def test_rules_command_makes_new_versions_and_keeps_what_is_not_given(capsys) -> None:
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="No rule set yet"):
+        call_command("rules", "show")
+    call_command("rules", "new", "--max-age", "64", "--note", "2026 wave rules")
+    call_command("rules", "new", "--excluded-lists", "blacklist,student")
+    capsys.readouterr()
+    call_command("rules", "show")
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["version"] == 2 and shown["max_age"] == 64 and shown["min_age"] == 18
+    assert shown["excluded_lists"] == ["blacklist", "student"]
+    with pytest.raises(CommandError):
+        call_command("rules", "new", "--min-age", "7")
