@@ -15,22 +15,8 @@ from typing import Any
 
 from faker.providers.person.id_ID import Provider as IndonesianNames
 
-from prakerja.identity.rules import kk_digits, nik_digits
+from prakerja.identity.rules import COLUMNS, kk_digits, nik_digits
 
-COLUMNS = (
-    "nik",
-    "kk",
-    "full_name",
-    "birth_date",
-    "sex",
-    "phone",
-    "email",
-    "village_code",
-    "rural",
-    "education",
-    "employment_status",
-    "disability",
-)
 EDUCATION = (
     ("none", 2),
     ("sd", 10),

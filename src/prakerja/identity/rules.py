@@ -13,6 +13,21 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 FEMALE_DAY_OFFSET = 40
+# The columns of the applicant import format, which the generator writes and the registry reads.
+COLUMNS = (
+    "nik",
+    "kk",
+    "full_name",
+    "birth_date",
+    "sex",
+    "phone",
+    "email",
+    "village_code",
+    "rural",
+    "education",
+    "employment_status",
+    "disability",
+)
 
 
 @dataclass(frozen=True)

@@ -13,14 +13,10 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from prakerja.identity.rules import Check, Problem, check_kk, check_nik
+from prakerja.identity.rules import COLUMNS, Check, Problem, check_kk, check_nik
 
 EDUCATION = ("none", "sd", "smp", "sma", "diploma", "s1", "s2", "s3")
 EMPLOYMENT = ("unemployed", "laid_off", "worker", "micro_entrepreneur")
-COLUMNS = (
-    "nik", "kk", "full_name", "birth_date", "sex", "phone", "email", "village_code", "rural",
-    "education", "employment_status", "disability",
-)  # fmt: skip
 BOOLEANS = {"true": True, "false": False}
 
 # Exclusion-list kinds, each the rule that an applicant on such a list fails.

@@ -4,7 +4,7 @@ import secrets
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import islice
 from pathlib import Path
@@ -74,7 +74,6 @@ class ImportResult:
     rejected: int = 0
     duplicates: int = 0
     eligible: int = 0
-    by_rule: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, int]:
         return {
