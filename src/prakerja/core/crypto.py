@@ -42,10 +42,16 @@ def decrypt(token: str) -> str:
     return _cipher(settings.PII_KEY).decrypt(raw[:12], raw[12:], _VERSION.encode()).decode()
 
 
+@cache
+def _keyed_hmac(setting_value: str) -> "hmac.HMAC":
+    return hmac.new(_key(setting_value), digestmod=hashlib.sha256)
+
+
 def blind_index(value: str, *, purpose: str) -> str:
     """A keyed, deterministic digest: equal values give equal indexes, yet the value cannot be read back."""
-    message = f"{purpose}:{value.strip()}".encode()
-    return hmac.new(_key(settings.BLIND_INDEX_KEY), message, hashlib.sha256).hexdigest()
+    digest = _keyed_hmac(settings.BLIND_INDEX_KEY).copy()  # the keyed state is set up once, then copied
+    digest.update(f"{purpose}:{value.strip()}".encode())
+    return digest.hexdigest()
 
 
 def mask(value: str, visible: int = 4) -> str:

@@ -12,7 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from prakerja.identity.selectors import nik_index
 from prakerja.regions.models import Level, Region
 from prakerja.registry import rules
-from prakerja.registry.models import Applicant, ExclusionEntry, RuleSet
+from prakerja.registry.models import Applicant, ExclusionEntry, ExclusionList, RuleSet
 
 
 def ruleset_current() -> RuleSet | None:
@@ -27,6 +27,8 @@ def applicant_by_nik(nik: str) -> Applicant | None:
 def list_memberships(indexes: Iterable[str]) -> dict[str, frozenset[str]]:
     """For each blind index, the kinds of active exclusion lists it is on."""
     kinds: dict[str, set[str]] = defaultdict(set)
+    if not ExclusionList.objects.filter(active=True).exists():
+        return {}
     rows = ExclusionEntry.objects.filter(
         nik_index__in=list(indexes), exclusion_list__active=True
     ).values_list("nik_index", "exclusion_list__kind")
