@@ -42,6 +42,7 @@ messages-check: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/import_applicants.py
+	$(BIN)/python benchmarks/registration_load.py
 
 messages: install
 	cd src/prakerja && ../../$(BIN)/prakerja makemessages -l id --no-location && ../../$(BIN)/prakerja compilemessages

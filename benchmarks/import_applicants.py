@@ -12,20 +12,9 @@ from datetime import date
 from pathlib import Path
 
 import django
-import psycopg
 from django.core.management import call_command
 
-from common import report
-
-ADMIN_URL = os.environ.get("PRAKERJA_BENCH_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DATABASE = "prakerja_bench"
-
-
-def fresh_database() -> str:
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DATABASE}")
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
+from common import fresh_database, report
 
 
 def main() -> None:
@@ -37,7 +26,7 @@ def main() -> None:
         os.environ.update(
             DJANGO_SETTINGS_MODULE="prakerja.settings",
             PRAKERJA_WORK_DIR=name,
-            PRAKERJA_DATABASE_URL=fresh_database(),
+            PRAKERJA_DATABASE_URL=fresh_database("prakerja_bench"),
         )
         django.setup()
         from django.db import connection

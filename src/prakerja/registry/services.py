@@ -64,7 +64,15 @@ def ruleset_create(*, params: dict[str, Any], note: str = "", actor: Any = "syst
 
 
 def ruleset_ensure() -> RuleSet:
-    return ruleset_current() or ruleset_create(params={}, note="default rules")
+    """The current rule set; the first caller creates the default one (a concurrent first caller loses the
+    race on the unique version and reads the winner's)."""
+    current = ruleset_current()
+    if current:
+        return current
+    try:
+        return ruleset_create(params={}, note="default rules")
+    except IntegrityError:
+        return ruleset_current() or ruleset_create(params={}, note="default rules")
 
 
 @dataclass

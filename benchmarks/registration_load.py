@@ -1,0 +1,239 @@
+"""Registration API under load on PostgreSQL: logged-in, verified participants register through
+POST /api/v1/registry/registrations on a real server (gunicorn) from concurrent keep-alive clients on
+loopback, beside the same server answering GET /api/v1/health under the same load (`make bench`)."""
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import django
+from django.core.management import call_command
+from rich.table import Table
+
+from common import console, fresh_database, report
+
+HOST, PORT = "127.0.0.1", 8765
+CSRF = "loadtestcsrfsecret0123456789abcd"  # 32 characters: an unmasked CSRF secret in cookie and header
+
+
+def prepare(n: int) -> list[tuple[str, bytes]]:
+    """`n` verified participants with live sessions, each with the registration body they will send."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from prakerja.accounts.models import Role, User
+    from prakerja.identity.generator import generate_people
+    from prakerja.regions.models import Level, Region
+
+    villages = list(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
+    people = list(generate_people(n, villages=villages, seed=3, today=date(2026, 1, 1)))
+    now = timezone.now()
+    unusable = make_password(None)
+    User.objects.bulk_create(
+        (
+            User(
+                username=f"load{i}@example.org",
+                email=f"load{i}@example.org",
+                role=Role.PARTICIPANT,
+                password=unusable,
+                email_verified_at=now,
+                phone_verified_at=now,
+            )
+            for i in range(n)
+        ),
+        batch_size=2000,
+    )
+    users = list(User.objects.filter(username__startswith="load").order_by("id"))
+    store = SessionStore()
+    sessions, work = [], []
+    for user, person in zip(users, people, strict=True):
+        key = secrets.token_hex(16)
+        data = {
+            "_auth_user_id": str(user.pk),
+            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+            "_auth_user_hash": user.get_session_auth_hash(),
+        }
+        sessions.append(
+            Session(session_key=key, session_data=store.encode(data), expire_date=now + timedelta(1))
+        )
+        body = {
+            "nik": person.nik,
+            "kk": person.kk,
+            "full_name": person.full_name,
+            "birth_date": person.birth_date,
+            "sex": person.sex,
+            "village_code": person.village_code,
+            "rural": person.rural == "true",
+            "education": person.education,
+            "employment_status": person.employment_status,
+            "disability": person.disability == "true",
+            "consents": ["consent", "self_declaration"],
+        }
+        work.append((key, json.dumps(body).encode()))
+    Session.objects.bulk_create(sessions, batch_size=2000)
+    return work
+
+
+def request_bytes(method: str, path: str, session: str = "", body: bytes = b"") -> bytes:
+    head = [
+        f"{method} {path} HTTP/1.1",
+        f"Host: {HOST}:{PORT}",
+        "Accept-Language: id",
+        f"Content-Length: {len(body)}",
+    ]
+    if session:
+        head += [
+            "Content-Type: application/json",
+            f"Cookie: sessionid={session}; csrftoken={CSRF}",
+            f"X-CSRFToken: {CSRF}",
+        ]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+async def client(queue: list[bytes], latencies: list[float], statuses: Counter[int], deadline: float) -> None:
+    reader = writer = None
+    while queue and time.monotonic() < deadline:
+        payload = queue.pop()
+        if writer is None:
+            reader, writer = await asyncio.open_connection(HOST, PORT)
+        assert reader is not None
+        start = time.perf_counter()
+        writer.write(payload)
+        status_line = await reader.readline()
+        length, close = 0, False
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            if name.lower() == "connection" and value.strip().lower() == "close":
+                close = True
+        await reader.readexactly(length)
+        latencies.append(time.perf_counter() - start)
+        statuses[int(status_line.split()[1]) if status_line else 0] += 1
+        if close or not status_line:
+            writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+
+
+async def load(
+    payloads: list[bytes], concurrency: int, limit: float
+) -> tuple[float, list[float], Counter[int]]:
+    queue = payloads[::-1]
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    start = time.perf_counter()
+    deadline = time.monotonic() + limit
+    await asyncio.gather(*(client(queue, latencies, statuses, deadline) for _ in range(concurrency)))
+    return time.perf_counter() - start, latencies, statuses
+
+
+def percentile(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=1000)[int(share * 1000) - 1] if len(values) > 1 else values[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=6000, help="registrations to send (default 6,000)")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="prakerja-load-") as name:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "prakerja.settings",
+            "PRAKERJA_WORK_DIR": name,
+            "PRAKERJA_DATABASE_URL": fresh_database("prakerja_load"),
+            "PRAKERJA_DEBUG": "false",
+            "PRAKERJA_NOTIFY_BACKEND": "file",
+            "PRAKERJA_NOTIFY_DIR": str(Path(name) / "outbox"),
+        }
+        os.environ.update(env)
+        django.setup()
+        call_command("migrate", verbosity=0)
+        call_command("regions", "load", stdout=io.StringIO())
+        work = prepare(options.n)
+        server = subprocess.Popen(  # noqa: S603 - our own gunicorn from this virtualenv
+            [
+                str(Path(sys.executable).with_name("gunicorn")),
+                "prakerja.wsgi:application",
+                "-b",
+                f"{HOST}:{PORT}",
+                "-w",
+                str(options.workers),
+                "-k",
+                "gthread",
+                "--threads",
+                str(options.threads),
+                "--backlog",
+                "2048",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+        )
+        try:
+            for _ in range(100):
+                try:
+                    asyncio.run(load([request_bytes("GET", "/api/v1/health")], 1, 5))
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            health = [request_bytes("GET", "/api/v1/health") for _ in range(options.n)]
+            ceiling = asyncio.run(load(health, options.clients, 300))
+            ours = asyncio.run(
+                load(
+                    [
+                        request_bytes("POST", "/api/v1/registry/registrations", key, body)
+                        for key, body in work
+                    ],
+                    options.clients,
+                    600,
+                )
+            )
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+        from prakerja.registry.models import Applicant
+
+        registered = Applicant.objects.count()
+    for label, (_seconds, latencies, statuses) in (("registrations", ours), ("health checks", ceiling)):
+        table = Table(title=f"{label}: {len(latencies):,} requests from {options.clients} clients")
+        for column in ("p50 ms", "p95 ms", "p99 ms", "max ms", "statuses"):
+            table.add_column(column, justify="right")
+        table.add_row(
+            *(f"{percentile(latencies, q) * 1000:.0f}" for q in (0.5, 0.95, 0.99)),
+            f"{max(latencies) * 1000:.0f}",
+            ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items())),
+        )
+        console.print(table)
+    report(
+        f"5. Registration API under load ({options.clients} clients, "
+        f"gunicorn {options.workers}x{options.threads})",
+        len(ours[1]),
+        ("ours: POST /registry/registrations", ours[0]),
+        ("ceiling: GET /health", ceiling[0]),
+        f"{registered:,} applicants stored; the ceiling is the same server answering its health check "
+        "(session-free, one SELECT 1)",
+        unit="requests",
+    )
+
+
+if __name__ == "__main__":
+    main()
