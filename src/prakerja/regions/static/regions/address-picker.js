@@ -11,8 +11,8 @@
     return response.json();
   }
 
-  function fill(select, regions, placeholder) {
-    select.replaceChildren(new Option(placeholder, ""));
+  function fill(select, regions, emptyLabel) {
+    select.replaceChildren(new Option(emptyLabel, ""));
     for (const region of regions) {
       const option = new Option(region.name, region.code);
       option.dataset.postalCode = region.postal_code || "";
