@@ -119,3 +119,11 @@ def test_missing_columns_and_wrong_encoding_import_nothing(people, tmp_path) -> 
 def test_a_file_that_does_not_exist(tmp_path) -> None:
     with pytest.raises(CommandError, match="does not exist"):
         call_command("applicants", "import", str(tmp_path / "nope.csv"))
+
+
+def test_the_summary_counts_only_what_this_run_imported(people, capsys) -> None:
+    call_command("applicants", "import", str(people))
+    first = capsys.readouterr().out
+    assert "120 imported (120 eligible)" in first
+    call_command("applicants", "import", str(people))
+    assert "0 imported (0 eligible), 0 rejected, 120 already registered" in capsys.readouterr().out

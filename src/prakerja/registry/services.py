@@ -145,10 +145,9 @@ def applicants_import(
                 continue
             first_line[index] = line
             profiles.append((index, read))
-        written = _write_batch(
-            profiles, ruleset=ruleset, today=today, actor=actor, source=source, result=result
-        )
+        written, eligible = _write_batch(profiles, ruleset=ruleset, today=today, actor=actor, source=source)
         result.imported += written
+        result.eligible += eligible
         result.duplicates += len(profiles) - written
         if progress:
             progress(len(batch))
@@ -174,10 +173,10 @@ def _write_batch(
     today: date,
     actor: Any,
     source: str,
-    result: ImportResult,
-) -> int:
+) -> tuple[int, int]:
+    """Write one batch in one transaction; how many applicants were new, and how many of those eligible."""
     if not profiles:
-        return 0
+        return 0, 0
     now = timezone.now()
     masks = _decisions(profiles, ruleset.params, today)
     native_uuid = connection.features.has_native_uuid_field
@@ -194,20 +193,18 @@ def _write_batch(
             ruleset.pk, stamp,
         ))  # fmt: skip
     with transaction.atomic():
-        inserted = _insert_new(rows, ruleset_id=ruleset.pk, stamp=stamp)
+        inserted, eligible = _insert_new(rows, ruleset_id=ruleset.pk, stamp=stamp)
         audit_record(
             actor=actor,
             action="registry.import_batch",
             object_type="registry.applicant",
             after={"rows": len(rows), "imported": inserted, "digest": rows_digest(r[2] for r in rows)},
         )
-    for mask in masks:
-        result.eligible += mask == 0
-    return inserted
+    return inserted, eligible
 
 
-def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> int:
-    """Insert rows whose NIK is new, and their first decision; return how many were new.
+def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> tuple[int, int]:
+    """Insert rows whose NIK is new, and their first decision; return how many were new, and eligible.
 
     The SQL is built from model metadata only; every value travels as a parameter or through COPY.
     """
@@ -231,19 +228,22 @@ def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> 
                 f"WITH new AS (INSERT INTO {table} ({columns}) SELECT {columns} FROM applicant_stage "  # noqa: S608
                 "ON CONFLICT (nik_index) DO NOTHING RETURNING id, eligible, failing_rules) "
                 + first_decision
-                + "new",
+                + "new RETURNING eligible",
                 [ruleset_id, stamp],
             )
-            return cursor.rowcount
-        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
-        before = cursor.fetchone()[0]
-        marks = ", ".join(["%s"] * len(_COLUMNS))
-        cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT (nik_index) DO NOTHING",  # noqa: S608
-            rows,
-        )
-        cursor.execute(first_decision + f"{table} WHERE id > %s", [ruleset_id, stamp, before])
-        return cursor.rowcount
+        else:
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
+            before = cursor.fetchone()[0]
+            marks = ", ".join(["%s"] * len(_COLUMNS))
+            cursor.executemany(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT (nik_index) DO NOTHING",  # noqa: S608
+                rows,
+            )
+            cursor.execute(
+                first_decision + f"{table} WHERE id > %s RETURNING eligible", [ruleset_id, stamp, before]
+            )
+        new = [eligible for (eligible,) in cursor.fetchall()]
+    return len(new), sum(new)
 
 
 @dataclass
