@@ -151,3 +151,18 @@ def test_the_exclusion_lists_page(niks, staff_client) -> None:
     assert auditor.post("/pmo/daftar-pengecualian/", {"remove": str(list_id)}).status_code == 403
     officer.post("/pmo/daftar-pengecualian/", {"remove": str(list_id)})
     assert applicant_by_nik(niks[0]).eligible is True
+
+
+def test_applicants_decided_under_an_older_rule_set_are_decided_again_in_full(niks) -> None:
+    from prakerja.registry.services import ruleset_create
+
+    _upload("student", niks[:2])
+    newer = ruleset_create(params={"excluded_lists": ["blacklist"]}, note="students may join")
+    result, _ = _upload("blacklist", niks[1:3])
+    first, second, third = (applicant_by_nik(n) for n in niks[:3])
+    assert second.ruleset_id == third.ruleset_id == newer.pk
+    # Not on a changed list: keeps its earlier decision until everyone is decided again (at a wave's close).
+    assert first.ruleset_id != newer.pk and not first.eligible
+    assert [r.code for r in second.reasons] == ["blacklist"]  # the student rule no longer applies
+    assert [r.code for r in third.reasons] == ["blacklist"]
+    assert result.recheck.checked == 2

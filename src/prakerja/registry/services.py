@@ -362,9 +362,6 @@ def exclusion_list_upload(
         if ExclusionList.objects.filter(kind=kind, source=source, as_of=as_of).exists():
             raise ListAlreadyUploaded()
         older = list(ExclusionList.objects.filter(kind=kind, source=source, active=True))
-        retired = set(
-            ExclusionEntry.objects.filter(exclusion_list__in=older).values_list("nik_index", flat=True)
-        )
         ExclusionList.objects.filter(pk__in=[o.pk for o in older]).update(
             active=False, removed_at=timezone.now()
         )
@@ -395,8 +392,10 @@ def exclusion_list_upload(
                 "retired": [o.pk for o in older],
             },
         )
-        recheck = applicants_recheck(
-            indexes=indexes | retired, cause=f"list:{exclusion_list.pk}", actor=actor
+        recheck = _recheck_lists(
+            list_ids=[exclusion_list.pk, *(o.pk for o in older)],
+            cause=f"list:{exclusion_list.pk}",
+            actor=actor,
         )
     return UploadResult(exclusion_list, len(indexes), rejected, recheck)
 
@@ -410,10 +409,80 @@ def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
         exclusion_list.active, exclusion_list.removed_at = False, timezone.now()
         exclusion_list.save(update_fields=["active", "removed_at"])
         audit_record(actor=actor, action="registry.exclusion_list_removed", obj=exclusion_list)
-        indexes = ExclusionEntry.objects.filter(exclusion_list=exclusion_list).values_list(
-            "nik_index", flat=True
+        return _recheck_lists(list_ids=[list_id], cause=f"list_removed:{list_id}", actor=actor)
+
+
+def _recheck_lists(*, list_ids: list[int], cause: str, actor: Any) -> RecheckResult:
+    """Decide again, in one statement, for everyone on these lists, when only list memberships changed.
+
+    For an applicant decided under the current rule set only the list rules can have changed, so the new
+    mask is the old one without its list bits, plus the bits of the active lists the NIK is on (less any
+    rule waived on appeal). Applicants decided under an older rule set are decided again in full.
+    """
+    ruleset = ruleset_ensure()
+    kinds = [k for k in rules.LIST_RULES if k in ruleset.params["excluded_lists"]]
+    list_bits = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES)
+    applicant, entry, listing = (m._meta.db_table for m in (Applicant, ExclusionEntry, ExclusionList))
+    bit_of_kind = " ".join(f"WHEN '{k}' THEN {rules.RULE_BIT[k]}" for k in kinds) or "WHEN '' THEN 0"
+    marks = ", ".join(["%s"] * len(list_ids))
+    affected = f"SELECT nik_index FROM {entry} WHERE exclusion_list_id IN ({marks})"  # noqa: S608
+    now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {applicant} SET failing_rules = new.mask, eligible = (new.mask = 0), decided_at = %s "  # noqa: S608
+            "FROM (SELECT a.id, ((a.failing_rules & ~%s) | "
+            f"(COALESCE(SUM(DISTINCT CASE l.kind {bit_of_kind} END), 0) & ~a.waived_rules)) AS mask "
+            f"FROM {applicant} a "
+            f"LEFT JOIN {entry} e ON e.nik_index = a.nik_index "
+            f"LEFT JOIN {listing} l ON l.id = e.exclusion_list_id AND l.active "
+            f"WHERE a.ruleset_id = %s AND a.nik_index IN ({affected}) "
+            f"GROUP BY a.id, a.failing_rules, a.waived_rules) AS new "
+            f"WHERE {applicant}.id = new.id AND {applicant}.failing_rules <> new.mask "
+            f"RETURNING {applicant}.id, {applicant}.failing_rules",
+            [stamp, list_bits, ruleset.pk, *list_ids],
         )
-        return applicants_recheck(indexes=list(indexes), cause=f"list_removed:{list_id}", actor=actor)
+        changed = cursor.fetchall()
+        cursor.execute(
+            f"SELECT count(*) FROM {applicant} WHERE ruleset_id = %s AND nik_index IN ({affected})",  # noqa: S608
+            [ruleset.pk, *list_ids],
+        )
+        checked = cursor.fetchone()[0]
+        cursor.execute(
+            f"SELECT nik_index FROM {applicant} WHERE ruleset_id <> %s AND nik_index IN ({affected})",  # noqa: S608
+            [ruleset.pk, *list_ids],
+        )
+        older_rules = [row[0] for row in cursor.fetchall()]
+        for start in range(0, len(changed), BATCH):
+            EligibilityDecision.objects.bulk_create(
+                EligibilityDecision(
+                    applicant_id=pk,
+                    ruleset=ruleset,
+                    eligible=mask == 0,
+                    failing_rules=mask,
+                    decided_at=now,
+                    cause=cause,
+                )
+                for pk, mask in changed[start : start + BATCH]
+            )
+        if changed:
+            audit_record(
+                actor=actor,
+                action="registry.recheck_batch",
+                object_type="registry.applicant",
+                after={
+                    "cause": cause,
+                    "checked": checked,
+                    "changed": len(changed),
+                    "digest": rows_digest(sorted(pk for pk, _ in changed)),
+                },
+            )
+        full = (
+            applicants_recheck(indexes=older_rules, cause=cause, actor=actor)
+            if older_rules
+            else RecheckResult()
+        )
+    return RecheckResult(checked=checked + full.checked, changed=len(changed) + full.changed)
 
 
 class NikAlreadyRegistered(Conflict):
