@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "prakerja.identity",
     "prakerja.accounts",
     "prakerja.registry",
+    "prakerja.ledger",
     "prakerja.demo",
 ]
 
