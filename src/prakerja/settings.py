@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "prakerja.accounts",
     "prakerja.registry",
     "prakerja.ledger",
+    "prakerja.waves",
     "prakerja.demo",
 ]
 

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WavesConfig(AppConfig):
+    name = "prakerja.waves"
+    label = "waves"
