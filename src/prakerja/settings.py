@@ -110,6 +110,8 @@ LOGIN_MAX_FAILURES = int(os.environ.get("PRAKERJA_LOGIN_MAX_FAILURES", "5"))
 LOGIN_LOCK_MINUTES = int(os.environ.get("PRAKERJA_LOGIN_LOCK_MINUTES", "15"))
 OTP_VALID_MINUTES = 10
 OTP_MAX_ATTEMPTS = 5
+OTP_RESEND_SECONDS = 60  # at most one new code a minute per contact
+OTP_MAX_PER_HOUR = 5
 
 LANGUAGE_CODE = "id"
 LANGUAGES = [("id", _("Indonesian")), ("en", _("English"))]

@@ -10,6 +10,7 @@ from prakerja.accounts.models import OneTimeCode, Purpose, Role
 from prakerja.accounts.services import (
     AccountLocked,
     CodeExpired,
+    CodeRequestedTooOften,
     WrongCode,
     WrongCredentials,
     login_check,
@@ -25,6 +26,24 @@ pytestmark = pytest.mark.django_db
 def _code_sent_to(recipient: str) -> str:
     message = next(m for m in OutboxMessage.objects.order_by("-id") if m.recipient == recipient)
     return re.search(r"\b(\d{6})\b", message.body).group(1)
+
+
+def _a_minute_passes(user) -> None:
+    OneTimeCode.objects.filter(user=user).update(created_at=timezone.now() - timedelta(seconds=61))
+
+
+def test_codes_cannot_be_requested_too_often(make_user, settings) -> None:
+    user = make_user(email="sering@example.org")
+    otp_send(user=user, purpose=Purpose.VERIFY_EMAIL)
+    with pytest.raises(CodeRequestedTooOften):
+        otp_send(user=user, purpose=Purpose.VERIFY_EMAIL)
+    for _ in range(settings.OTP_MAX_PER_HOUR - 1):
+        _a_minute_passes(user)
+        otp_send(user=user, purpose=Purpose.VERIFY_EMAIL)
+    _a_minute_passes(user)
+    with pytest.raises(CodeRequestedTooOften):
+        otp_send(user=user, purpose=Purpose.VERIFY_EMAIL)
+    assert OneTimeCode.objects.filter(user=user).count() == settings.OTP_MAX_PER_HOUR
 
 
 def test_wrong_password_then_lock_after_five_failures(make_user, settings) -> None:
@@ -97,6 +116,7 @@ def test_code_is_dead_after_five_wrong_tries_and_after_expiry(make_user) -> None
     with pytest.raises(CodeExpired):
         otp_verify(user=user, purpose=Purpose.VERIFY_PHONE, code=code)
 
+    _a_minute_passes(user)
     otp_send(user=user, purpose=Purpose.VERIFY_PHONE)
     fresh = _code_sent_to("081299990000")
     OneTimeCode.objects.filter(user=user).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -110,6 +130,7 @@ def test_a_new_code_replaces_the_old_one(make_user) -> None:
     user = make_user(email="budi@example.org")
     otp_send(user=user, purpose=Purpose.VERIFY_EMAIL)
     old = _code_sent_to("budi@example.org")
+    _a_minute_passes(user)
     otp_send(user=user, purpose=Purpose.VERIFY_EMAIL)
     new = _code_sent_to("budi@example.org")
     if old != new:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from prakerja.accounts.models import LoginFailure, OneTimeCode, Purpose, Role, User
 from prakerja.core.audit import audit_record
 from prakerja.core.crypto import blind_index
-from prakerja.core.errors import Conflict, InvalidInput, Locked, PrakerjaError
+from prakerja.core.errors import Conflict, InvalidInput, Locked, PrakerjaError, TooManyRequests
 from prakerja.core.models import Channel
 from prakerja.core.notifications import notify
 
@@ -50,6 +50,13 @@ class CodeExpired(PrakerjaError):
     status = 400
     code = "code_expired"
     message = _("This code has expired or was already used. Ask for a new code.")
+
+
+class CodeRequestedTooOften(TooManyRequests):
+    code = "code_requested_too_often"
+    message = _(
+        "A code was sent a moment ago. Wait a minute before asking for a new one (at most 5 an hour)."
+    )
 
 
 class NoContact(InvalidInput):
@@ -106,6 +113,13 @@ def otp_send(*, user: User, purpose: str) -> OneTimeCode:
     recipient = user.email if channel == Channel.EMAIL else user.phone
     if not recipient:
         raise NoContact()
+    now = timezone.now()
+    recent = OneTimeCode.objects.filter(user=user, purpose=purpose, created_at__gte=now - timedelta(hours=1))
+    if (
+        recent.count() >= settings.OTP_MAX_PER_HOUR
+        or recent.filter(created_at__gte=now - timedelta(seconds=settings.OTP_RESEND_SECONDS)).exists()
+    ):
+        raise CodeRequestedTooOften()
     code = f"{secrets.randbelow(1_000_000):06d}"
     with transaction.atomic():
         OneTimeCode.objects.filter(user=user, purpose=purpose, used_at__isnull=True).update(
