@@ -49,3 +49,12 @@ def test_pmo_home_lists_the_latest_audit_entries_in_local_time(make_user) -> Non
     page = client.get("/pmo/").content.decode()
     assert "test.shown" in page
     assert f"{entry.at.astimezone(ZoneInfo('Asia/Jakarta')):%d-%m-%Y %H:%M} WIB" in page
+
+
+@pytest.mark.django_db
+def test_pmo_home_links_only_to_pages_the_role_may_open(staff_client) -> None:
+    finance = staff_client("finance_officer").get("/pmo/").content.decode()
+    assert "/pmo/pendaftar/" not in finance and "/pmo/banding/" not in finance
+    complaints = staff_client("complaints_officer").get("/pmo/").content.decode()
+    assert "/pmo/pendaftar/" in complaints and "/pmo/banding/" in complaints
+    assert "/pmo/daftar-pengecualian/" not in complaints
