@@ -1,16 +1,19 @@
 """Ledger writes: opening accounts, posting balanced entries (idempotently), reversing them."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery, Sum
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.core.audit import audit_record
 from prakerja.core.errors import Conflict, InvalidInput
 from prakerja.ledger import rules
 from prakerja.ledger.models import Account, JournalEntry, Posting
+
+BATCH = 5_000
+AUDITED_POSTINGS = 20  # larger entries are audited by the digest of their postings
 
 
 class UnbalancedEntry(InvalidInput):
@@ -53,11 +56,14 @@ def entry_post(
     actor: Any,
     idempotency_key: str | None = None,
     reverses: JournalEntry | None = None,
+    open_accounts: Mapping[str, str] | None = None,
 ) -> JournalEntry:
     """Book (account code, amount) postings that sum to zero, all or nothing.
 
     Accounts are locked in code order (so two entries never wait on each other in a circle) and none
-    that forbids it may go below zero. A replayed idempotency key returns the first entry.
+    that forbids it may go below zero. A replayed idempotency key returns the first entry. Accounts in
+    `open_accounts` (code: name) are opened by the entry itself, so thousands of cards are funded in one
+    set-based entry rather than one entry each.
     """
     problems = rules.posting_problems(postings)
     if problems:
@@ -67,6 +73,10 @@ def entry_post(
         return first
     try:
         with transaction.atomic():
+            if open_accounts:
+                Account.objects.bulk_create(
+                    (Account(code=code, name=name) for code, name in open_accounts.items()), batch_size=BATCH
+                )
             codes = sorted({code for code, _ in postings})
             accounts = {
                 a.code: a for a in Account.objects.select_for_update().filter(code__in=codes).order_by("code")
@@ -82,21 +92,24 @@ def entry_post(
                 actor_label=actor.get_username() if hasattr(actor, "get_username") else str(actor),
             )
             Posting.objects.bulk_create(
-                Posting(entry=entry, account=accounts[c], amount=a) for c, a in postings
+                (Posting(entry=entry, account=accounts[c], amount=a) for c, a in postings), batch_size=BATCH
             )
-            for code, amount in postings:
-                Account.objects.filter(pk=accounts[code].pk).update(balance=F("balance") + amount)
-            for account in Account.objects.filter(code__in=codes, allow_negative=False, balance__lt=0):
+            moved = Posting.objects.filter(entry=entry, account=OuterRef("pk")).values("account")
+            Account.objects.filter(postings__entry=entry).update(
+                balance=F("balance") + Subquery(moved.annotate(total=Sum("amount")).values("total"))
+            )
+            for account in Account.objects.filter(postings__entry=entry, allow_negative=False, balance__lt=0):
                 raise InsufficientBalance(account=account.code)
+            shown = (
+                {"postings": [[c, a] for c, a in postings]}
+                if len(postings) <= AUDITED_POSTINGS
+                else {"postings_count": len(postings), "postings_digest": fingerprint}
+            )
             audit_record(
                 actor=actor,
                 action="ledger.entry_posted",
                 obj=entry,
-                after={
-                    "memo": memo,
-                    "postings": [[c, a] for c, a in postings],
-                    "reverses": reverses.pk if reverses else None,
-                },
+                after={"memo": memo, **shown, "reverses": reverses.pk if reverses else None},
             )
     except IntegrityError:
         if idempotency_key and (first := _replayed(idempotency_key, fingerprint)):

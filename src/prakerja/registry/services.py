@@ -400,6 +400,36 @@ def exclusion_list_upload(
     return UploadResult(exclusion_list, len(indexes), rejected, recheck)
 
 
+def exclusion_list_extend(*, kind: str, source: str, indexes: Iterable[str], actor: Any) -> RecheckResult:
+    """Add blind indexes to the programme's own list of a kind (one list per source and day), such as
+    the holders of revoked cards, and re-check them."""
+    if kind not in ListKind.values:
+        raise InvalidListKind(kinds=", ".join(ListKind.values))
+    ordered = sorted(set(indexes))
+    with transaction.atomic():
+        exclusion_list, _created = ExclusionList.objects.select_for_update().get_or_create(
+            kind=kind, source=source, as_of=timezone.localdate(), defaults={"digest": rows_digest([])}
+        )
+        for start in range(0, len(ordered), BATCH):
+            ExclusionEntry.objects.bulk_create(
+                (
+                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i)
+                    for i in ordered[start : start + BATCH]
+                ),
+                ignore_conflicts=True,
+            )
+        everyone = sorted(exclusion_list.entries.values_list("nik_index", flat=True))
+        exclusion_list.entries_count, exclusion_list.digest = len(everyone), rows_digest(everyone)
+        exclusion_list.save(update_fields=["entries_count", "digest"])
+        audit_record(
+            actor=actor,
+            action="registry.exclusion_list_extended",
+            obj=exclusion_list,
+            after={"kind": kind, "added": len(ordered), "digest": rows_digest(ordered)},
+        )
+        return _recheck_lists(list_ids=[exclusion_list.pk], cause=f"list:{exclusion_list.pk}", actor=actor)
+
+
 def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
     """Retire a list and re-check everyone who was on it."""
     with transaction.atomic():
