@@ -32,7 +32,7 @@ def quota_problems(total: int, quotas: Mapping[str, int], known_regions: Contain
     """Why quotas per province (2-digit codes) and per regency (4-digit) do not fit the total."""
     problems: list[Problem] = []
     by_province = {code: n for code, n in quotas.items() if len(code) == 2}
-    by_regency = {code: n for code, n in quotas.items() if len(code) == 4}
+    by_regency = {code: n for code, n in quotas.items() if len(code) == 4 and code in known_regions}
     for code, n in quotas.items():
         if len(code) not in (2, 4) or code not in known_regions:
             problems.append(

@@ -210,6 +210,7 @@ def _carry_over(wave: Wave) -> int:
 def wave_join(*, wave: Wave, applicant: Applicant) -> Entry:
     """An eligible applicant who never held a card enters the open wave's draw in their region's cell."""
     now = timezone.now()
+    wave = Wave.objects.get(pk=wave.pk)
     if wave.status != WaveStatus.OPEN or not wave.opens_at <= now < wave.closes_at:
         raise NotJoinable(reason=_("the wave is not open for joining."))
     if not applicant.eligible:
@@ -487,9 +488,11 @@ def _positions(cells: np.ndarray, order: np.ndarray) -> np.ndarray:
 # --- announcement and cards ---------------------------------------------------------------------------
 
 
-def _issue_cards(wave: Wave, entries: list[tuple[int, int]], *, actor: Any, key: str) -> list[Card]:
+def _issue_cards(
+    wave: Wave, entries: list[tuple[int, int]], *, actor: Any, key: str, now: datetime | None = None
+) -> list[Card]:
     """Cards for (entry id, applicant id) pairs, each funded with the scheme's balance in one entry."""
-    now = timezone.now()
+    now = now or timezone.now()
     deadline = now + timedelta(days=wave.scheme.purchase_deadline_days)
     cards = [
         Card(
@@ -663,7 +666,8 @@ def _revoke(cards: list[Card], *, actor: Any, now: datetime) -> int:
         freed[card.entry.wave_id].append(card.entry.cell)
     replaced = 0
     for wave_id, cells in freed.items():
-        replaced += _refill(Wave.objects.select_related("scheme").get(pk=wave_id), cells, actor=actor)
+        wave = Wave.objects.select_related("scheme", "ruleset").get(pk=wave_id)
+        replaced += _refill(wave, cells, actor=actor, now=now)
     return replaced
 
 
@@ -685,7 +689,7 @@ def waiting_order(wave: Wave, cells: Iterable[str]) -> dict[str, list[rules.Plac
     return by_cell
 
 
-def _refill(wave: Wave, cells: list[str], *, actor: Any) -> int:
+def _refill(wave: Wave, cells: list[str], *, actor: Any, now: datetime) -> int:
     """Select the next waiting entrants, in the published order, for places freed in these cells."""
     if wave.status not in (WaveStatus.SELECTED, WaveStatus.ANNOUNCED):
         return 0
@@ -722,7 +726,7 @@ def _refill(wave: Wave, cells: list[str], *, actor: Any) -> int:
         Entry.objects.filter(pk=entry_id).update(status=EntryStatus.SELECTED, position=position)
     pairs = list(Entry.objects.filter(pk__in=[e for e, _p in chosen]).values_list("pk", "applicant_id"))
     if pairs:
-        _issue_cards(wave, pairs, actor=actor, key=f"wave:{wave.number}:refill:{pairs[0][0]}")
+        _issue_cards(wave, pairs, actor=actor, key=f"wave:{wave.number}:refill:{pairs[0][0]}", now=now)
         if wave.status == WaveStatus.ANNOUNCED:
             _queue_messages(wave, [pk for pk, _a in pairs])
         audit_record(
