@@ -9,11 +9,9 @@ from django.utils import timezone
 from prakerja.core.audit import audit_verify
 from prakerja.core.errors import Conflict, InvalidInput
 from prakerja.core.models import OutboxMessage
-from prakerja.identity.generator import COLUMNS, generate_people
 from prakerja.ledger.selectors import balance, ledger_check
-from prakerja.regions.models import Level, Region
 from prakerja.registry.models import Applicant
-from prakerja.registry.services import applicants_import, exclusion_list_extend
+from prakerja.registry.services import exclusion_list_extend
 from prakerja.waves import rules
 from prakerja.waves.models import Card, CardStatus, Entry, EntryStatus, Scheme, SchemeInUse, WaveStatus
 from prakerja.waves.selectors import draw_verify, draw_verify_files, fairness_report, wave_simulate
@@ -38,19 +36,6 @@ from prakerja.waves.services import (
 pytestmark = pytest.mark.django_db
 SEED = "5e" * 32
 QUOTAS = {"31": 20, "32": 40, "3273": 15, "3204": 25}
-
-
-@pytest.fixture
-def applicants() -> list[Applicant]:
-    villages = list(
-        Region.objects.filter(level=Level.VILLAGE)
-        .filter(code__regex=r"^(3273|3204|3171)")
-        .values_list("code", "rural")
-    )
-    people = generate_people(400, villages=villages, seed=5, today=timezone.localdate())
-    rows = ((n, dict(zip(COLUMNS, p.row(), strict=True))) for n, p in enumerate(people, start=2))
-    applicants_import(rows=rows, actor="test", on_error=lambda line, problems: None)
-    return list(Applicant.objects.all())
 
 
 def _wave(number: int = 1, **overrides):

@@ -1,12 +1,16 @@
 """Seeds the demo programme through each app's own services; safe to run again."""
 
 import random
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from pathlib import Path
 
 import pyotp
 from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
 
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.permissions import PMO_ROLES
@@ -22,6 +26,17 @@ from prakerja.registry.services import (
     applicant_register,
     applicants_import,
     exclusion_list_upload,
+)
+from prakerja.waves import rules as wave_rules
+from prakerja.waves.models import Scheme, Wave
+from prakerja.waves.services import (
+    seed_commit,
+    wave_announce,
+    wave_close,
+    wave_create,
+    wave_join_many,
+    wave_open,
+    wave_select,
 )
 
 DEMO_PASSWORD = "prakerja-demo-2026"
@@ -136,3 +151,68 @@ def demo_appeals(count: int = 5) -> int:
         )
         made += 1
     return made
+
+
+@dataclass(frozen=True)
+class DemoWaves:
+    drawn: Wave
+    open: Wave | None
+
+
+def demo_waves(*, work_dir: Path) -> DemoWaves | None:
+    """Wave 1 run end to end (a tenth of the eligible selected, Jawa Barat split by regency), then wave 2
+    opened with wave 1's waiting list carried over, so the participant pages have both."""
+    existing = Wave.objects.filter(number=1).first()
+    if existing is not None:
+        return DemoWaves(existing, Wave.objects.filter(number=2).first())
+    eligible = dict(
+        Applicant.objects.filter(eligible=True).values_list("province_code").annotate(n=Count("pk"))
+    )
+    if not eligible:
+        return None
+    split = max(eligible, key=lambda code: eligible[code])
+    by_regency = dict(
+        Applicant.objects.filter(eligible=True, province_code=split)
+        .values_list("regency_code")
+        .annotate(n=Count("pk"))
+    )
+    quotas = {code: max(n // 10, 1) for code, n in eligible.items()}
+    quotas |= {code: max(n // 10, 1) for code, n in by_regency.items()}
+    quotas[split] = sum(n for code, n in quotas.items() if len(code) == 4)
+    now = timezone.now()
+    scheme = Scheme.objects.get(code="semi-bansos-2020")
+    actor = "system:demo"
+    first = wave_create(
+        number=1,
+        name="Gelombang 1",
+        scheme=scheme,
+        opens_at=now - timedelta(days=6),
+        closes_at=now + timedelta(days=1),
+        total_quota=sum(n for code, n in quotas.items() if len(code) == 2),
+        quotas=quotas,
+        priority={"employment": ["laid_off"]},
+        actor=actor,
+    )
+    wave_open(wave=first, actor=actor)
+    wave_join_many(wave=first, applicants=Applicant.objects.all(), actor=actor)
+    seed = secrets.token_hex(32)
+    (work_dir / "demo-wave-1-seed.txt").write_text(seed + "\n")
+    seed_commit(wave=first, commitment=wave_rules.commitment(seed), actor=actor)
+    wave_close(wave=first, actor=actor)
+    wave_select(wave=first, seed=seed, actor=actor)
+    wave_announce(wave=first, actor=actor)
+    second = wave_create(
+        number=2,
+        name="Gelombang 2",
+        scheme=scheme,
+        opens_at=timezone.now(),
+        closes_at=timezone.now() + timedelta(days=14),
+        total_quota=first.total_quota,
+        quotas=quotas,
+        priority={"employment": ["laid_off"]},
+        actor=actor,
+    )
+    wave_open(wave=second, actor=actor)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    return DemoWaves(first, second)

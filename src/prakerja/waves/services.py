@@ -9,13 +9,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -67,9 +68,19 @@ class SeedMismatch(InvalidInput):
     message = _("The revealed seed does not match the commitment published for wave %(number)d.")
 
 
+@dataclass(frozen=True)
+class _Reasons:
+    """Problems joined in whatever language is active when the message is shown."""
+
+    problems: list[Problem]
+
+    def __str__(self) -> str:
+        return "; ".join(p.message for p in self.problems)
+
+
 def _invalid(problems: list[Problem]) -> WaveInvalid:
     return WaveInvalid(
-        reasons="; ".join(p.message for p in problems),
+        reasons=_Reasons(problems),
         problems=[
             {"field": p.code.partition(":")[0], "code": p.code.partition(":")[2], "message": p.message}
             for p in problems
@@ -235,6 +246,42 @@ def wave_join(*, wave: Wave, applicant: Applicant) -> Entry:
     return entry
 
 
+def wave_join_many(*, wave: Wave, applicants: QuerySet[Applicant], actor: Any) -> int:
+    """Enter, set-based, every applicant of the query who may join (assisted joining by local agents, the
+    demo): eligible, never held a card, in no other wave's draw, with a cell in this wave."""
+    wave = Wave.objects.get(pk=wave.pk)
+    if wave.status != WaveStatus.OPEN:
+        raise NotJoinable(reason=_("the wave is not open for joining."))
+    cell_codes = list(wave.quotas.filter(places__gt=0).values_list("region_code", flat=True))
+    busy = Entry.objects.filter(
+        status=EntryStatus.ENTERED, wave__status__in=[WaveStatus.OPEN, WaveStatus.CLOSED]
+    ).values("applicant_id")
+    candidates = (
+        applicants.filter(eligible=True, card__isnull=True)
+        .exclude(pk__in=busy)
+        .order_by("pk")
+        .values_list("pk", "province_code", "regency_code")
+    )
+    now, joined = timezone.now(), 0
+    rows = candidates.iterator(chunk_size=BATCH)
+    while batch := list(islice(rows, BATCH)):
+        entries = []
+        for pk, province, regency in batch:
+            cell = rules.cell_of(cell_codes, province_code=province, regency_code=regency)
+            if cell is not None:
+                entries.append(Entry(wave=wave, applicant_id=pk, cell=cell, joined_at=now))
+        with transaction.atomic():
+            Entry.objects.bulk_create(entries)
+            audit_record(
+                actor=actor,
+                action="waves.joined_batch",
+                obj=wave,
+                after={"entries": len(entries), "digest": rows_digest(e.applicant_id for e in entries)},
+            )
+        joined += len(entries)
+    return joined
+
+
 def seed_commit(*, wave: Wave, commitment: str, actor: Any) -> Wave:
     """Publish SHA-256 of the secret seed, once, before the wave closes."""
     commitment = commitment.strip().lower()
@@ -265,8 +312,10 @@ def wave_close(*, wave: Wave, actor: Any) -> CloseResult:
         _require(wave, WaveStatus.OPEN)
         if not wave.seed_commitment:
             raise Conflict(_("Commit to a seed before closing wave %(number)d."), number=wave.number)
+        # Closing early ends the window now, so the next wave may open at once.
         wave.status, wave.closed_at = WaveStatus.CLOSED, timezone.now()
-        wave.save(update_fields=["status", "closed_at"])
+        wave.closes_at = min(wave.closes_at, wave.closed_at)
+        wave.save(update_fields=["status", "closed_at", "closes_at"])
     ruleset = ruleset_ensure()
     entrants = Entry.objects.filter(wave=wave, status=EntryStatus.ENTERED)
     stale = (

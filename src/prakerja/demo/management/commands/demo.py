@@ -1,5 +1,6 @@
 """prakerja demo: migrate, load regions, seed the demo programme, print a summary and serve it."""
 
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -16,13 +17,17 @@ from prakerja.accounts.selectors import programme_summary
 from prakerja.core.audit import audit_verify
 from prakerja.demo.services import (
     DEMO_PASSWORD,
+    DemoWaves,
     demo_appeals,
     demo_participant_register,
     demo_people_register,
     demo_users_ensure,
+    demo_waves,
 )
 from prakerja.registry.models import Applicant
 from prakerja.registry.selectors import counts_by_failing_rule
+from prakerja.waves.models import Card, Entry
+from prakerja.waves.selectors import draw_verify
 
 
 class Command(BaseCommand):
@@ -67,8 +72,10 @@ class Command(BaseCommand):
             demo_people_register(options["people"], progress=lambda n: bar.advance(task, n))
         demo_participant_register()
         demo_appeals()
+        console.print("Wave 1: join, commit the seed, close, draw, announce; wave 2 opens")
+        waves = demo_waves(work_dir=Path(settings.WORK_DIR))
         with translation.override("en"):  # the command line speaks English, like the code and docs
-            self._print_summary(console, users)
+            self._print_summary(console, users, waves)
         if not options["no_serve"]:
             console.print(f"Serving on http://{options['addr']}/ — Ctrl+C stops.")
             call_command("runserver", options["addr"], use_reloader=False)
@@ -79,7 +86,7 @@ class Command(BaseCommand):
             raise CommandError(f"{username} is not a demo user with an authenticator.")
         self.stdout.write(pyotp.TOTP(user.totp_secret).now())
 
-    def _print_summary(self, console: Console, users: Any) -> None:
+    def _print_summary(self, console: Console, users: Any, waves: DemoWaves | None) -> None:
         logins = Table(title=f"Demo log-ins (password for all: {DEMO_PASSWORD})")
         for column in ("username", "role", "authenticator key (TOTP)"):
             logins.add_column(column)
@@ -102,6 +109,15 @@ class Command(BaseCommand):
         for code, count in counts_by_failing_rule().items():
             if count:
                 held.add_row(f"  failing {code}", f"{count:,}")
+        if waves is not None:
+            drawn = waves.drawn
+            entries = Entry.objects.filter(wave=drawn)
+            held.add_row(f"wave {drawn.number} entrants", f"{entries.count():,}")
+            held.add_row("  selected, cards issued", f"{Card.objects.filter(entry__wave=drawn).count():,}")
+            held.add_row("  draw verifies", "yes" if draw_verify(drawn).ok else "NO")
+            if waves.open is not None:
+                carried = Entry.objects.filter(wave=waves.open).count()
+                held.add_row(f"wave {waves.open.number} open, carried over", f"{carried:,}")
         chain = audit_verify()
         held.add_row(
             "audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}"
