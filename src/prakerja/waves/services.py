@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prakerja.core.audit import audit_record, rows_digest
 from prakerja.core.errors import Conflict, InvalidInput, NotFound
-from prakerja.core.models import OutboxMessage
+from prakerja.core.models import Channel, OutboxMessage
 from prakerja.core.money import format_rupiah
 from prakerja.identity.rules import Problem
 from prakerja.ledger.services import account_open, entry_post
@@ -615,8 +615,12 @@ def _queue_messages(wave: Wave, entry_ids: list[int]) -> int:
             subject, body = _message(entry.status, wave, card=card, reasons=reasons)
             if applicant.email:
                 messages.append(
-                    OutboxMessage(channel="email", recipient=applicant.email, subject=subject, body=body)
+                    OutboxMessage(
+                        channel=Channel.EMAIL, recipient=applicant.email, subject=subject, body=body
+                    )
                 )
+            elif applicant.phone:
+                messages.append(OutboxMessage(channel=Channel.SMS, recipient=applicant.phone, body=body))
     OutboxMessage.objects.bulk_create(messages, batch_size=BATCH)
     Entry.objects.filter(pk__in=entry_ids).update(announced_at=now)
     return len(messages)
