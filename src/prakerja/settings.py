@@ -133,6 +133,11 @@ STATIC_ROOT = WORK_DIR / "staticfiles"
 EMAIL_BACKEND = "prakerja.core.notifications.OutboxEmailBackend"
 DEFAULT_FROM_EMAIL = os.environ.get("PRAKERJA_FROM_EMAIL", "Prakerja <noreply@prakerja.example>")
 NOTIFY_BACKEND = os.environ.get("PRAKERJA_NOTIFY_BACKEND", "console")
+# Deliver right after the commit, in the request; "0" leaves delivery to `prakerja outbox send`.
+NOTIFY_INLINE = os.environ.get("PRAKERJA_NOTIFY_INLINE", "1") == "1"
+# Load shedding: registrations running at once per process, and how long a request waits for a place.
+REGISTRATION_CONCURRENCY = int(os.environ.get("PRAKERJA_REGISTRATION_CONCURRENCY", "4"))
+ADMISSION_WAIT = float(os.environ.get("PRAKERJA_ADMISSION_WAIT", "0.05"))
 NOTIFY_DIR = Path(os.environ.get("PRAKERJA_NOTIFY_DIR", WORK_DIR / "outbox"))
 EMAIL_HOST = os.environ.get("PRAKERJA_SMTP_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("PRAKERJA_SMTP_PORT", "25"))

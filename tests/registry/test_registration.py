@@ -176,3 +176,32 @@ def test_the_same_journey_through_the_json_api() -> None:
     assert again.status_code == 409
     assert client.get("/api/v1/registry/registrations/me").json()["full_name"] == PROFILE["full_name"]
     assert Client().get("/api/v1/registry/registrations/me").status_code == 401
+
+
+def test_registrations_beyond_the_concurrency_limit_are_told_to_retry() -> None:
+    """Load shedding: when every registration place of the process is taken, the API answers 503 with
+    Retry-After at once instead of queueing; once a place frees up, the same request succeeds."""
+    from django.conf import settings as live
+
+    from prakerja.core.overload import _gate
+
+    user = _verified()
+    client = Client()
+    client.force_login(user)
+    body = {**PROFILE, "rural": False, "disability": False, "consents": CONSENTS}
+    gate = _gate("registration", live.REGISTRATION_CONCURRENCY)
+    held = 0
+    while gate.acquire(blocking=False):
+        held += 1
+    try:
+        started = timezone.now()
+        busy = client.post("/api/v1/registry/registrations", body, content_type="application/json")
+        assert (timezone.now() - started).total_seconds() < 2
+        assert busy.status_code == 503 and busy["Retry-After"] == "1"
+        assert busy.json()["type"].endswith(":overloaded")
+        assert not Applicant.objects.exists()
+    finally:
+        for _ in range(held):
+            gate.release()
+    done = client.post("/api/v1/registry/registrations", body, content_type="application/json")
+    assert done.status_code == 201

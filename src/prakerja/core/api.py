@@ -22,7 +22,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(PrakerjaError)
     def prakerja_error(request: HttpRequest, exc: PrakerjaError) -> HttpResponse:
         extra = {"problems": exc.problems} if isinstance(exc, InvalidInput) and exc.problems else {}
-        return problem(exc.status, exc.code, exc.code.replace("_", " "), exc.detail, **extra)
+        response = problem(exc.status, exc.code, exc.code.replace("_", " "), exc.detail, **extra)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
 
     @api.exception_handler(ValidationError)
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:

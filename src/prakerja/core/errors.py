@@ -12,6 +12,7 @@ class PrakerjaError(Exception):
     status = 400
     code = "bad_request"
     message: Any = _("The request could not be processed.")
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, message: Any = None, *, code: str | None = None, **params: Any) -> None:
         if message is not None:
@@ -80,3 +81,10 @@ class TooManyRequests(PrakerjaError):
     status = 429
     code = "too_many_requests"
     message = _("Too many attempts. Please wait and try again.")
+
+
+class Overloaded(PrakerjaError):
+    status = 503
+    code = "overloaded"
+    message = _("The service is busy right now. Please try again in a moment.")
+    retry_after = 1

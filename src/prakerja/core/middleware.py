@@ -24,4 +24,7 @@ class ErrorPageMiddleware:
         if isinstance(exc, NotAuthenticated):
             return redirect_to_login(request.get_full_path())
         template = "core/_error.html" if getattr(request, "htmx", False) else "core/error.html"
-        return render(request, template, {"error": exc}, status=exc.status)
+        response = render(request, template, {"error": exc}, status=exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response

@@ -64,7 +64,8 @@ def _delivery_for(channel: str) -> Delivery:
 def notify(*, channel: str, recipient: str, subject: str = "", body: str) -> OutboxMessage:
     """Store a message; it is delivered once the surrounding transaction commits."""
     message = OutboxMessage.objects.create(channel=channel, recipient=recipient, subject=subject, body=body)
-    transaction.on_commit(lambda: outbox_deliver(ids=[message.pk]))
+    if settings.NOTIFY_INLINE:
+        transaction.on_commit(lambda: outbox_deliver(ids=[message.pk]))
     return message
 
 

@@ -20,6 +20,7 @@ from prakerja.core.audit import audit_record, rows_digest
 from prakerja.core.errors import Conflict, InvalidInput, NotFound, PrakerjaError
 from prakerja.core.models import Channel
 from prakerja.core.notifications import notify
+from prakerja.core.overload import admission
 from prakerja.identity.rules import Problem
 from prakerja.identity.selectors import kk_index, nik_index
 from prakerja.regions.models import Level, Region
@@ -561,7 +562,13 @@ def _population_answer(profile: rules.Profile) -> dukcapil.PopulationAnswer:
 def applicant_register(
     *, user: Any, data: dict[str, str], consents: Iterable[str], source: str = Source.WEB
 ) -> Applicant:
-    """Register the logged-in person: one NIK, one account; every problem is reported at once."""
+    """Register the logged-in person: one NIK, one account; every problem is reported at once. Only
+    REGISTRATION_CONCURRENCY run at once in a process; beyond that the caller is told to retry (503)."""
+    with admission("registration", settings.REGISTRATION_CONCURRENCY):
+        return _register(user=user, data=data, consents=consents, source=source)
+
+
+def _register(*, user: Any, data: dict[str, str], consents: Iterable[str], source: str) -> Applicant:
     if Applicant.objects.filter(user=user).exists():
         raise AlreadyRegistered()
     if not (user.email_verified_at and user.phone_verified_at):
