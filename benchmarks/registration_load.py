@@ -122,8 +122,13 @@ async def client(queue: list[bytes], latencies: list[float], statuses: Counter[i
             if name.lower() == "connection" and value.strip().lower() == "close":
                 close = True
         await reader.readexactly(length)
-        latencies.append(time.perf_counter() - start)
-        statuses[int(status_line.split()[1]) if status_line else 0] += 1
+        status = int(status_line.split()[1]) if status_line else 0
+        statuses[status] += 1
+        if status == 503:  # shed: this client waits a moment and sends the same registration again
+            queue.insert(0, payload)
+            await asyncio.sleep(0.05)
+        else:
+            latencies.append(time.perf_counter() - start)
         if close or not status_line:
             writer.close()
             reader = writer = None
@@ -163,6 +168,8 @@ def main() -> None:
             "PRAKERJA_DEBUG": "false",
             "PRAKERJA_NOTIFY_BACKEND": "file",
             "PRAKERJA_NOTIFY_DIR": str(Path(name) / "outbox"),
+            # Messages wait in the outbox for `prakerja outbox send`, as in production.
+            "PRAKERJA_NOTIFY_INLINE": "0",
         }
         os.environ.update(env)
         django.setup()
