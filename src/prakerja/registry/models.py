@@ -82,8 +82,9 @@ class Applicant(models.Model):
     citizen = models.BooleanField(null=True, default=True)
     source = models.CharField(max_length=8, choices=Source.choices)
     registered_at = models.DateTimeField()
-    # The current eligibility decision; its history is in EligibilityDecision.
-    eligible = models.BooleanField(db_index=True)
+    # The current eligibility decision; its history is in EligibilityDecision. Deliberately in no index:
+    # a re-check then rewrites rows in place (PostgreSQL HOT updates) without touching any index.
+    eligible = models.BooleanField()
     failing_rules = models.PositiveBigIntegerField(default=0)
     waived_rules = models.PositiveBigIntegerField(db_default=0, help_text=_("Rules reversed on appeal."))
     ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+")
@@ -92,7 +93,6 @@ class Applicant(models.Model):
     class Meta:
         verbose_name = _("applicant")
         verbose_name_plural = _("applicants")
-        indexes = [models.Index(fields=["regency_code", "eligible"])]
 
     def __str__(self) -> str:
         return f"applicant {self.pk}"
