@@ -9,6 +9,7 @@ from prakerja.core.api import install_error_handlers
 from prakerja.identity.api import router as identity_router
 from prakerja.regions.api import router as regions_router
 from prakerja.registry.api import router as registry_router
+from prakerja.waves.api import router as waves_router
 
 api = NinjaAPI(
     title="Prakerja API", version="1", description="Pre-employment programme: open data and partner API."
@@ -33,3 +34,4 @@ api.add_router("/regions", regions_router)
 api.add_router("/identity", identity_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/registry", registry_router)
+api.add_router("/waves", waves_router)

@@ -9,5 +9,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("prakerja.regions.urls")),
     path("", include("prakerja.registry.urls")),
+    path("", include("prakerja.waves.urls")),
     path("", include("prakerja.accounts.urls")),
 ]

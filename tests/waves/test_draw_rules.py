@@ -12,7 +12,9 @@ from prakerja.waves import rules
 SEED = "9f" * 32
 
 
-def _fast(entrants: list[rules.Entrant], quotas: dict[str, int], seed: str) -> list[tuple[str, str, int, bool]]:
+def _fast(
+    entrants: list[rules.Entrant], quotas: dict[str, int], seed: str
+) -> list[tuple[str, str, int, bool]]:
     high, low = rules.pseudonym_halves([e.pseudonym for e in entrants])
     families = {i: (e.family, e.allowance) for i, e in enumerate(entrants) if e.family}
     order, selected = rules.draw_fast(

@@ -42,6 +42,8 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "appeals.decide",
         "exclusions.view",
         "exclusions.change",
+        "waves.view",
+        "waves.change",
     },
     Role.SELECTION_OFFICER: {
         "account.view",
@@ -50,10 +52,12 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "applicants.view",
         "exclusions.view",
         "exclusions.change",
+        "waves.view",
+        "waves.change",
     },
     Role.PARTNERSHIP_OFFICER: {"account.view", "account.change", "pmo.view"},
     Role.FINANCE_OFFICER: {"account.view", "account.change", "pmo.view"},
-    Role.ME_ANALYST: {"account.view", "account.change", "pmo.view", "applicants.view"},
+    Role.ME_ANALYST: {"account.view", "account.change", "pmo.view", "applicants.view", "waves.view"},
     Role.COMPLAINTS_OFFICER: {
         "account.view",
         "account.change",

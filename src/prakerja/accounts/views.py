@@ -95,7 +95,8 @@ def participant_home(request: HttpRequest) -> HttpResponse:
 @require("pmo.view")
 def pmo_home(request: HttpRequest) -> HttpResponse:
     # Verifying the whole chain reads every entry: it is a command (`prakerja audit verify`), not a page load.
-    allowed = {a for a in ("applicants.view", "appeals.view", "exclusions.view") if can(request.user, a)}
+    actions = ("applicants.view", "appeals.view", "exclusions.view", "waves.view")
+    allowed = {a for a in actions if can(request.user, a)}
     return render(
         request, "accounts/pmo_home.html", {"summary": selectors.programme_summary(), "allowed": allowed}
     )

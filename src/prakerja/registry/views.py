@@ -2,6 +2,7 @@
 
 import csv
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,18 @@ from prakerja.regions.selectors import provinces
 from prakerja.registry import rules, selectors, services
 from prakerja.registry.forms import AppealDecisionForm, AppealForm, ExclusionUploadForm, ProfileForm
 from prakerja.registry.models import Appeal, AppealStatus, Applicant, AptitudeAttempt, ExclusionList, RuleSet
+
+# A later app adds its part of the participant's own page (the waves joined, the card) without the registry
+# importing it: a function of (request, applicant) giving a template and its context, or None.
+ParticipantSection = Callable[[HttpRequest, Applicant], tuple[str, dict[str, Any]] | None]
+PARTICIPANT_SECTIONS: list[ParticipantSection] = []
+
+
+def participant_section(section: ParticipantSection) -> ParticipantSection:
+    """Register a section of the participant's registration page (see PARTICIPANT_SECTIONS)."""
+    if section not in PARTICIPANT_SECTIONS:
+        PARTICIPANT_SECTIONS.append(section)
+    return section
 
 
 @object_rule("applicants.view", Applicant)
@@ -145,10 +158,17 @@ def my_registration(request: HttpRequest) -> HttpResponse:
         return redirect("registry:register")
     appeals = list(applicant.appeals.order_by("-submitted_at"))
     open_appeals = {a.rule_code for a in appeals if a.status != AppealStatus.DISMISSED}
+    sections = [part for section in PARTICIPANT_SECTIONS if (part := section(request, applicant))]
     return render(
         request,
         "registry/mine.html",
-        {"a": applicant, "masked_nik": mask(applicant.nik), "appeals": appeals, "open_appeals": open_appeals},
+        {
+            "a": applicant,
+            "masked_nik": mask(applicant.nik),
+            "appeals": appeals,
+            "open_appeals": open_appeals,
+            "sections": sections,
+        },
     )
 
 

@@ -22,6 +22,7 @@ ALGORITHM = "prakerja-draw-1"
 MASK64 = (1 << 64) - 1
 SEED_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 PRIORITY_KEYS = ("employment", "regions", "disability", "rural")
+EMPLOYMENT_STATUSES = ("unemployed", "laid_off", "worker", "micro_entrepreneur")
 AGE_BANDS = ((18, 24), (25, 34), (35, 44), (45, 54), (55, 200))
 
 
@@ -91,7 +92,7 @@ def cell_of(cell_codes: Iterable[str], *, province_code: str, regency_code: str)
 # --- priority -----------------------------------------------------------------------------------------
 
 
-def priority_problems(priority: Mapping[str, Any]) -> list[Problem]:
+def priority_problems(priority: Mapping[str, Any], known_regions: Container[str]) -> list[Problem]:
     problems = [
         Problem("priority:unknown", _("Unknown priority criterion %(key)s."), {"key": key})
         for key in priority
@@ -102,6 +103,23 @@ def priority_problems(priority: Mapping[str, Any]) -> list[Problem]:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             problems.append(
                 Problem(f"priority:{key}", _("Priority %(key)s must be a list of codes."), {"key": key})
+            )
+    regions, employment = priority.get("regions", []), priority.get("employment", [])
+    for code in regions if isinstance(regions, list) else []:
+        if len(str(code)) not in (2, 4) or code not in known_regions:
+            problems.append(
+                Problem(
+                    "priority:unknown_region",
+                    _("Unknown priority province or regency %(code)s."),
+                    {"code": code},
+                )
+            )
+    for code in employment if isinstance(employment, list) else []:
+        if code not in EMPLOYMENT_STATUSES:
+            problems.append(
+                Problem(
+                    "priority:unknown_employment", _("Unknown employment status %(code)s."), {"code": code}
+                )
             )
     return problems
 

@@ -124,9 +124,10 @@ def _age_band_expression(on: date) -> Case:
 
 
 def fairness_report(wave: Wave) -> dict[str, list[Rate]]:
-    """Selection rates of the wave's entrants by province, sex, rural/urban, disability and age band."""
+    """Selection rates of those in the wave's draw (who joined and were still eligible at the close, also
+    those later carried over to the next wave) by province, sex, rural/urban, disability and age band."""
     on = timezone.localdate(wave.closed_at) if wave.closed_at else timezone.localdate()
-    entries = Entry.objects.filter(wave=wave).exclude(status=EntryStatus.CARRIED_OVER)
+    entries = Entry.objects.filter(wave=wave).exclude(status=EntryStatus.EXCLUDED)
     names = names_above_villages()
     dimensions: dict[str, Any] = {
         "province": "applicant__province_code",

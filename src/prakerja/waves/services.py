@@ -58,6 +58,13 @@ class WaveWrongState(Conflict):
     message = _("Wave %(number)d is %(status)s; this step needs it %(needed)s.")
 
 
+class Unannounced(Conflict):
+    code = "wave_unannounced"
+    message = _(
+        "Wave %(number)d is not announced yet: its entrants hear the result before the next wave opens."
+    )
+
+
 class NotJoinable(Conflict):
     code = "not_joinable"
     message = _("You cannot join this wave: %(reason)s")
@@ -115,9 +122,12 @@ def wave_create(
 ) -> Wave:
     """A draft wave with quotas per province (and optionally per regency) that add up to the total."""
     priority = dict(priority or {})
+    if isinstance(priority.get("regions"), list):
+        priority["regions"] = [str(code).replace(".", "") for code in priority["regions"]]
     quotas = {code.replace(".", ""): n for code, n in quotas.items()}
-    problems = rules.quota_problems(total_quota, quotas, names_above_villages())
-    problems += rules.priority_problems(priority)
+    known = names_above_villages()
+    problems = rules.quota_problems(total_quota, quotas, known)
+    problems += rules.priority_problems(priority, known)
     if closes_at <= opens_at:
         problems.append(Problem("closes_at:before_opening", _("The window must close after it opens."), {}))
     if closes_at <= timezone.now():
@@ -169,6 +179,9 @@ def wave_open(*, wave: Wave, actor: Any) -> int:
         other = Wave.objects.filter(status=WaveStatus.OPEN).exclude(pk=wave.pk).first()
         if other:
             raise WaveOverlap(number=other.number)
+        unannounced = Wave.objects.filter(status__in=[WaveStatus.CLOSED, WaveStatus.SELECTED]).first()
+        if unannounced:
+            raise Unannounced(number=unannounced.number)
         _funds_ready()
         entry_post(
             postings=[
@@ -190,7 +203,7 @@ def _carry_over(wave: Wave) -> int:
     """Entries left on the waiting lists of earlier waves join this one, if still eligible."""
     cell_codes = list(wave.quotas.values_list("region_code", flat=True))
     waiting = Entry.objects.filter(
-        wave__status__in=[WaveStatus.SELECTED, WaveStatus.ANNOUNCED],
+        wave__status=WaveStatus.ANNOUNCED,
         status=EntryStatus.ENTERED,
         applicant__eligible=True,
         applicant__card__isnull=True,

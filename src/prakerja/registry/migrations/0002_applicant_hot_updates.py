@@ -15,7 +15,6 @@ def no_room(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
         ("registry", "0001_initial"),
     ]
