@@ -1,6 +1,7 @@
 """Wave pages: waves and the draw for the PMO, the public draw record, and joining for participants."""
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -151,21 +152,28 @@ def wave_detail(request: HttpRequest, number: int) -> HttpResponse:
     return _detail(request, services.wave_by_number(number))
 
 
+def _step(request: HttpRequest, number: int, run: Callable[[Wave], str]) -> HttpResponse:
+    """One step of a wave that needs no form: run it, say what happened (or why not), back to the wave."""
+    try:
+        messages.success(request, run(services.wave_by_number(number)))
+    except PrakerjaError as exc:
+        messages.error(request, exc.detail)
+    return redirect("waves:detail", number=number)
+
+
 @require("waves.change")
 @require_http_methods(["POST"])
 def wave_open(request: HttpRequest, number: int) -> HttpResponse:
-    wave = services.wave_by_number(number)
-    try:
+    def run(wave: Wave) -> str:
         carried = services.wave_open(wave=wave, actor=request.user)
-    except PrakerjaError as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(
-            request,
-            _("Wave %(number)d is open for joining; %(carried)d entrants carried over from waiting lists.")
-            % {"number": number, "carried": carried},
-        )
-    return redirect("waves:detail", number=number)
+        return _(
+            "Wave %(number)d is open for joining; %(carried)d entrants carried over from waiting lists."
+        ) % {
+            "number": number,
+            "carried": carried,
+        }
+
+    return _step(request, number, run)
 
 
 @require("waves.change")
@@ -187,18 +195,15 @@ def wave_commit(request: HttpRequest, number: int) -> HttpResponse:
 @require("waves.change")
 @require_http_methods(["POST"])
 def wave_close(request: HttpRequest, number: int) -> HttpResponse:
-    wave = services.wave_by_number(number)
-    try:
+    def run(wave: Wave) -> str:
         closed = services.wave_close(wave=wave, actor=request.user)
-    except PrakerjaError as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(
-            request,
-            _("Wave %(number)d is closed: %(entrants)d entrants, %(excluded)d no longer eligible.")
-            % {"number": number, "entrants": closed.entrants, "excluded": closed.excluded},
-        )
-    return redirect("waves:detail", number=number)
+        return _("Wave %(number)d is closed: %(entrants)d entrants, %(excluded)d no longer eligible.") % {
+            "number": number,
+            "entrants": closed.entrants,
+            "excluded": closed.excluded,
+        }
+
+    return _step(request, number, run)
 
 
 @require("waves.change")
@@ -224,18 +229,14 @@ def wave_select(request: HttpRequest, number: int) -> HttpResponse:
 @require("waves.change")
 @require_http_methods(["POST"])
 def wave_announce(request: HttpRequest, number: int) -> HttpResponse:
-    wave = services.wave_by_number(number)
-    try:
+    def run(wave: Wave) -> str:
         announced = services.wave_announce(wave=wave, actor=request.user)
-    except PrakerjaError as exc:
-        messages.error(request, exc.detail)
-    else:
-        messages.success(
-            request,
-            _("Results announced: %(cards)d cards issued, %(messages)d messages queued.")
-            % {"cards": announced.cards, "messages": announced.messages},
-        )
-    return redirect("waves:detail", number=number)
+        return _("Results announced: %(cards)d cards issued, %(messages)d messages queued.") % {
+            "cards": announced.cards,
+            "messages": announced.messages,
+        }
+
+    return _step(request, number, run)
 
 
 @require("waves.view")
