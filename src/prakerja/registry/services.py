@@ -3,7 +3,7 @@
 import secrets
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -452,6 +452,8 @@ def exclusion_list_extend(*, kind: str, source: str, indexes: Iterable[str], act
     if kind not in ListKind.values:
         raise InvalidListKind(kinds=", ".join(ListKind.values))
     ordered = sorted(set(indexes))
+    if not ordered:
+        return RecheckResult()
     with transaction.atomic():
         exclusion_list, _created = ExclusionList.objects.select_for_update().get_or_create(
             kind=kind, source=source, as_of=timezone.localdate(), defaults={"digest": rows_digest([])}
@@ -473,7 +475,9 @@ def exclusion_list_extend(*, kind: str, source: str, indexes: Iterable[str], act
             obj=exclusion_list,
             after={"kind": kind, "added": len(ordered), "digest": rows_digest(ordered)},
         )
-        return _recheck_lists(list_ids=[exclusion_list.pk], cause=f"list:{exclusion_list.pk}", actor=actor)
+        return _recheck_lists(
+            list_ids=[exclusion_list.pk], cause=f"list:{exclusion_list.pk}", actor=actor, only=ordered
+        )
 
 
 def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
@@ -488,7 +492,9 @@ def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
         return _recheck_lists(list_ids=[list_id], cause=f"list_removed:{list_id}", actor=actor)
 
 
-def _recheck_lists(*, list_ids: list[int], cause: str, actor: Any) -> RecheckResult:
+def _recheck_lists(
+    *, list_ids: list[int], cause: str, actor: Any, only: Sequence[str] | None = None
+) -> RecheckResult:
     """Decide again, in one statement, for everyone on these lists, when only list memberships changed.
 
     For an applicant decided under the current rule set only the list rules can have changed, so the new
@@ -502,6 +508,10 @@ def _recheck_lists(*, list_ids: list[int], cause: str, actor: Any) -> RecheckRes
     bit_of_kind = " ".join(f"WHEN '{k}' THEN {rules.RULE_BIT[k]}" for k in kinds) or "WHEN '' THEN 0"
     marks = ", ".join(["%s"] * len(list_ids))
     affected = f"SELECT nik_index FROM {entry} WHERE exclusion_list_id IN ({marks})"  # noqa: S608
+    affected_params: list[Any] = list(list_ids)
+    if only is not None:  # just these people on the lists, e.g. those just added
+        affected += f" AND nik_index IN ({', '.join(['%s'] * len(only))})"
+        affected_params += list(only)
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -516,17 +526,17 @@ def _recheck_lists(*, list_ids: list[int], cause: str, actor: Any) -> RecheckRes
             f"GROUP BY a.id, a.failing_rules, a.waived_rules) AS new "
             f"WHERE {applicant}.id = new.id AND {applicant}.failing_rules <> new.mask "
             f"RETURNING {applicant}.id, {applicant}.failing_rules",
-            [stamp, list_bits, ruleset.pk, *list_ids],
+            [stamp, list_bits, ruleset.pk, *affected_params],
         )
         changed = cursor.fetchall()
         cursor.execute(
             f"SELECT count(*) FROM {applicant} WHERE ruleset_id = %s AND nik_index IN ({affected})",  # noqa: S608
-            [ruleset.pk, *list_ids],
+            [ruleset.pk, *affected_params],
         )
         checked = cursor.fetchone()[0]
         cursor.execute(
             f"SELECT nik_index FROM {applicant} WHERE ruleset_id <> %s AND nik_index IN ({affected})",  # noqa: S608
-            [ruleset.pk, *list_ids],
+            [ruleset.pk, *affected_params],
         )
         older_rules = [row[0] for row in cursor.fetchall()]
         for start in range(0, len(changed), BATCH):
