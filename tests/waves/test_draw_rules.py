@@ -13,12 +13,19 @@ SEED = "9f" * 32
 
 
 def _fast(
-    entrants: list[rules.Entrant], quotas: dict[str, int], seed: str
+    entrants: list[rules.Entrant], quotas: dict[str, int], seed: str, *, as_indexes: bool = False
 ) -> list[tuple[str, str, int, bool]]:
     high, low = rules.pseudonym_halves([e.pseudonym for e in entrants])
     families = {i: (e.family, e.allowance) for i, e in enumerate(entrants) if e.family}
+    codes = sorted({e.cell for e in entrants})
+    cells = (
+        np.array([codes.index(e.cell) for e in entrants], dtype=np.int32)
+        if as_indexes
+        else np.array([e.cell for e in entrants], dtype="U4")
+    )
     order, selected = rules.draw_fast(
-        cells=np.array([e.cell for e in entrants], dtype="U4"),
+        cells=cells,
+        codes=codes if as_indexes else None,
         tiers=np.array([e.tier for e in entrants], dtype=np.int16),
         high=high,
         low=low,
@@ -55,6 +62,7 @@ def test_the_fast_draw_is_the_reference_draw(rows, quotas, seed_bytes) -> None:
     seed = seed_bytes.hex()
     reference = [(p.pseudonym, p.cell, p.position, p.selected) for p in rules.draw(entrants, quotas, seed)]
     assert _fast(entrants, quotas, seed) == reference
+    assert _fast(entrants, quotas, seed, as_indexes=True) == reference
 
 
 def test_a_cell_takes_its_quota_in_tier_order_then_lottery_order() -> None:

@@ -253,23 +253,42 @@ def draw_fast(
     quotas: Mapping[str, int],
     seed: str,
     families: Mapping[int, tuple[str, int]] | None = None,
+    codes: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The draw over arrays (cell codes, tiers, pseudonym halves): the order of entrants (indexes into the
     arrays, cell by cell) and which of them are selected. `families` maps an entrant's index to its
-    (family, allowance) where the family limit can bind; those cells are walked one by one."""
+    (family, allowance) where the family limit can bind; those cells are walked one by one. With `codes`
+    (the cell codes in ascending order), `cells` holds each entrant's index into them instead of a code."""
     if len(cells) == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     numbers = lottery_numbers(high, low, draw_keys(seed))
-    codes, cell_ids = np.unique(cells, return_inverse=True)  # cell codes sorted as strings, as in `draw`
-    order = np.lexsort((low, high, numbers, tiers, cell_ids))  # the last key sorts first
-    sorted_cells = codes[cell_ids[order]]
-    starts = np.flatnonzero(np.r_[True, sorted_cells[1:] != sorted_cells[:-1]])
+    if codes is None:
+        code_array, cell_ids = np.unique(cells, return_inverse=True)  # codes sorted as strings, as in `draw`
+    else:
+        assert list(codes) == sorted(codes), "cell codes must be in ascending order"
+        code_array, cell_ids = np.array(codes), cells
+    # Sort by lottery number once, then stably by (cell, tier): one 64-bit sort and one radix sort of
+    # small integers, rather than a five-key lexsort. Equal numbers (all but impossible) fall back to it.
+    by_number = np.argsort(numbers, kind="stable")
+    ranked = numbers[by_number]
+    if len(ranked) > 1 and bool(np.any(ranked[1:] == ranked[:-1])):
+        by_number = np.lexsort((low, high, numbers))
+    group = cell_ids.astype(np.int64) * (int(tiers.max()) + 1) + tiers.astype(np.int64)
+    if group.max() < 2**15:
+        group = group.astype(np.int16)  # numpy sorts 16-bit integers stably by radix, in linear time
+    order = by_number[np.argsort(group[by_number], kind="stable")]
+    sorted_ids = cell_ids[order]
+    starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
     ends = np.r_[starts[1:], len(order)]
+    sorted_cells = code_array[sorted_ids[starts]]
     selected = np.zeros(len(order), dtype=bool)
-    family_cells = {str(cells[i]) for i in families} if families else set()
+    family_cells = (
+        set(code_array[np.unique(cell_ids[np.fromiter(families, dtype=np.int64)])].tolist())
+        if families
+        else set()
+    )
     allowance = {family: left for family, left in (families or {}).values()}
-    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
-        cell = str(sorted_cells[start])
+    for start, end, cell in zip(starts.tolist(), ends.tolist(), sorted_cells.tolist(), strict=True):
         free = quotas.get(cell, 0)
         if cell not in family_cells:
             selected[start : start + min(free, end - start)] = True

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -382,6 +382,8 @@ class DrawInputs:
     entry_ids: np.ndarray
     pseudonyms: list[str]
     cells: np.ndarray
+    codes: list[str]  # the cell codes in ascending order
+    cell_ids: np.ndarray  # each entrant's index into `codes`
     tiers: np.ndarray
     families: dict[int, tuple[str, int]]  # entrant index: (family, places the family may still take)
 
@@ -403,10 +405,14 @@ def draw_inputs(wave: Wave, seed: str) -> DrawInputs:
         kk.append(kk_index)
     assert wave.ruleset is not None
     families = _binding_families(wave, kk, seed, wave.ruleset.params["max_per_kk"])
+    codes = sorted(set(cells))
+    position = {code: i for i, code in enumerate(codes)}
     return DrawInputs(
         entry_ids=np.array(ids, dtype=np.int64),
         pseudonyms=pseudonyms,
         cells=np.array(cells, dtype="U4"),
+        codes=codes,
+        cell_ids=np.fromiter((position[c] for c in cells), dtype=np.int32, count=len(cells)),
         tiers=np.array(tiers, dtype=np.int16),
         families=families,
     )
@@ -480,7 +486,8 @@ def wave_select(*, wave: Wave, seed: str, actor: Any) -> SelectResult:
     started = time.perf_counter()
     high, low = rules.pseudonym_halves(inputs.pseudonyms)
     order, selected = rules.draw_fast(
-        cells=inputs.cells,
+        cells=inputs.cell_ids,
+        codes=inputs.codes,
         tiers=inputs.tiers,
         high=high,
         low=low,
@@ -490,7 +497,7 @@ def wave_select(*, wave: Wave, seed: str, actor: Any) -> SelectResult:
     )
     seconds = time.perf_counter() - started
     chosen = order[selected]
-    positions = _positions(inputs.cells, order)
+    positions = _positions(inputs.cell_ids, order)
     published = _inputs_csv(inputs)
     by_cell: dict[str, list[str]] = defaultdict(list)
     for i in chosen.tolist():
@@ -509,14 +516,7 @@ def wave_select(*, wave: Wave, seed: str, actor: Any) -> SelectResult:
     with transaction.atomic():
         wave = _locked(wave)
         _require(wave, WaveStatus.CLOSED)
-        by_position: dict[int, list[int]] = defaultdict(list)
-        for i in chosen.tolist():
-            by_position[int(positions[i])].append(int(inputs.entry_ids[i]))
-        for position, ids in by_position.items():
-            for start in range(0, len(ids), BATCH):
-                Entry.objects.filter(pk__in=ids[start : start + BATCH]).update(
-                    status=EntryStatus.SELECTED, position=position
-                )
+        _store_selection(inputs.entry_ids[chosen].tolist(), positions[chosen].tolist())
         wave.status, wave.seed, wave.selected_at = WaveStatus.SELECTED, seed, timezone.now()
         wave.draw_digest = hashlib.sha256(published).hexdigest()
         wave.save(update_fields=["status", "seed", "selected_at", "draw_digest"])
@@ -535,6 +535,29 @@ def wave_select(*, wave: Wave, seed: str, actor: Any) -> SelectResult:
         inputs_path.write_bytes(published)
         manifest_path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return SelectResult(entrants=len(inputs.pseudonyms), selected=int(selected.sum()), seconds_draw=seconds)
+
+
+def _store_selection(ids: list[int], positions: list[int]) -> None:
+    """Mark these entries selected at these positions: set-based, not one UPDATE per entry."""
+    table = Entry._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 50_000):
+            chunk_ids, chunk_positions = ids[start : start + 50_000], positions[start : start + 50_000]
+            if connection.vendor == "postgresql":
+                cursor.execute(
+                    f"UPDATE {table} SET status = %s, position = v.position "  # noqa: S608
+                    "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, position) "
+                    f"WHERE {table}.id = v.id",
+                    [EntryStatus.SELECTED, chunk_ids, chunk_positions],
+                )
+            else:
+                cursor.executemany(
+                    f"UPDATE {table} SET status = %s, position = %s WHERE id = %s",  # noqa: S608
+                    [
+                        (EntryStatus.SELECTED.value, p, i)
+                        for i, p in zip(chunk_ids, chunk_positions, strict=True)
+                    ],
+                )
 
 
 def _positions(cells: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -615,15 +638,22 @@ def _message(entry_status: str, wave: Wave, *, card: Card | None, reasons: str) 
 
 def _queue_messages(wave: Wave, entry_ids: list[int]) -> int:
     """One outbox message per entry, written in one statement; the outbox sender delivers them."""
-    entries = Entry.objects.filter(pk__in=entry_ids).select_related("applicant__ruleset", "card")
+    entries = Entry.objects.filter(pk__in=entry_ids).select_related("applicant__ruleset")
+    cards = {card.entry_id: card for card in Card.objects.filter(entry_id__in=entry_ids)}
     now, messages = timezone.now(), []
     with translation.override("id"):
         for entry in entries:
             applicant = entry.applicant
-            card = getattr(entry, "card", None)
-            reasons = "; ".join(
-                r.message
-                for r in registry_rules.reasons_from_mask(applicant.failing_rules, applicant.ruleset.params)
+            card = cards.get(entry.pk)
+            reasons = (
+                "; ".join(
+                    r.message
+                    for r in registry_rules.reasons_from_mask(
+                        applicant.failing_rules, applicant.ruleset.params
+                    )
+                )
+                if entry.status == EntryStatus.EXCLUDED
+                else ""
             )
             subject, body = _message(entry.status, wave, card=card, reasons=reasons)
             if applicant.email:
@@ -650,8 +680,12 @@ def wave_announce(*, wave: Wave, actor: Any) -> AnnounceResult:
     wave = Wave.objects.get(pk=wave.pk)
     _require(wave, WaveStatus.SELECTED, WaveStatus.ANNOUNCED)
     cards = messages = 0
+    # Both loops walk the wave in id order from where the last batch ended, so no batch re-reads the
+    # rows already done; a run cut short resumes where it stopped.
     selected = Entry.objects.filter(wave=wave, status=EntryStatus.SELECTED, card__isnull=True).order_by("pk")
-    while batch := list(selected.values_list("pk", "applicant_id")[:BATCH]):
+    last = 0
+    while batch := list(selected.filter(pk__gt=last).values_list("pk", "applicant_id")[:BATCH]):
+        last = batch[-1][0]
         with transaction.atomic():
             issued = _issue_cards(wave, batch, actor=actor, key=f"wave:{wave.number}:cards:{batch[0][0]}")
             cards += len(issued)
@@ -661,7 +695,9 @@ def wave_announce(*, wave: Wave, actor: Any) -> AnnounceResult:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    while ids := list(pending[:BATCH]):
+    last = 0
+    while ids := list(pending.filter(pk__gt=last)[:BATCH]):
+        last = ids[-1]
         with transaction.atomic():
             messages += _queue_messages(wave, ids)
     with transaction.atomic():
