@@ -264,3 +264,35 @@ def test_a_simulation_projects_recipients_and_budget(applicants) -> None:
     assert all(c.recipients == min(c.quota, c.pool) for c in simulation.cells)
     assert simulation.budget == simulation.recipients * 3_550_000
     assert wave_simulate(scheme=scheme, total_quota=10, quotas=QUOTAS).problems
+
+
+def test_a_family_with_two_card_holders_gets_no_third_place(applicants) -> None:
+    first = _drawn(applicants)
+    wave_announce(wave=first, actor="test")
+    holders = list(Card.objects.select_related("applicant")[:2])
+    waiting = Entry.objects.filter(wave=first, status=EntryStatus.ENTERED).select_related("applicant").first()
+    family = holders[0].applicant.kk_index
+    Applicant.objects.filter(pk__in=[holders[1].applicant_id, waiting.applicant_id]).update(kk_index=family)
+    roomy = {"31": 500, "32": 500, "3273": 250, "3204": 250}  # a place for everyone in every cell
+    second = _wave(
+        2,
+        opens_at=first.closes_at + timedelta(hours=1),
+        closes_at=first.closes_at + timedelta(days=5),
+        total_quota=1000,
+        quotas=roomy,
+    )
+    wave_open(wave=second, actor="test")
+    seed_commit(wave=second, commitment=rules.commitment(SEED), actor="test")
+    wave_close(wave=second, actor="test")
+    wave_select(wave=second, seed=SEED, actor="test")
+    entries = Entry.objects.filter(wave=second)
+    assert entries.get(applicant=waiting.applicant).status == EntryStatus.ENTERED
+    inputs, _manifest = draw_files(second)
+    rows = {row.split(",")[0]: row.split(",") for row in inputs.read_text().splitlines()[1:]}
+    family_code, places_left = rows[str(waiting.applicant.pseudonym)][3:]
+    assert family_code and places_left == "0"
+    # With a place for everyone, only the family limit leaves anyone out: each of them has a family code.
+    left_out = entries.filter(status=EntryStatus.ENTERED).values_list("applicant__pseudonym", flat=True)
+    assert left_out and all(rows[str(p)][3] for p in left_out)
+    second.refresh_from_db()
+    assert draw_verify(second).ok

@@ -419,23 +419,22 @@ def draw_inputs(wave: Wave, seed: str) -> DrawInputs:
 
 
 def _binding_families(wave: Wave, kk: list[str], seed: str, max_per_kk: int) -> dict[int, tuple[str, int]]:
-    """Entrants whose family (KK) has more entrants than places left; others can never hit the limit."""
+    """Entrants whose family (KK) has more entrants than places left; others can never hit the limit.
+
+    The places a family has taken are counted from the cards side (families with a card holder), so no
+    query carries millions of KK indexes."""
     counts: dict[str, int] = defaultdict(int)
     for kk_index in kk:
         counts[kk_index] += 1
-    crowded = [k for k, n in counts.items() if n > 1 or max_per_kk < 1]
-    recipients = (
-        dict(
-            Applicant.objects.filter(kk_index__in=crowded, card__isnull=False)
-            .values("kk_index")
-            .annotate(n=Count("pk"))
-            .values_list("kk_index", "n")
-        )
-        if crowded
-        else {}
+    recipients = dict(
+        Card.objects.values("applicant__kk_index")
+        .annotate(n=Count("pk"))
+        .values_list("applicant__kk_index", "n")
     )
-    left = {k: max(max_per_kk - recipients.get(k, 0), 0) for k in crowded}
-    binding = {k for k in crowded if counts[k] > left[k]}
+    left = {
+        k: max(max_per_kk - recipients.get(k, 0), 0) for k, n in counts.items() if n > 1 or k in recipients
+    }
+    binding = {k for k, places in left.items() if counts[k] > places}
     # A family's published name: not linkable to the KK, nor across waves (it depends on the seed).
     names = {k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest()[:16] for k in binding}
     return {i: (names[k], left[k]) for i, k in enumerate(kk) if k in binding}
