@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -389,20 +390,34 @@ class DrawInputs:
 
 
 def draw_inputs(wave: Wave, seed: str) -> DrawInputs:
-    """The entrants of a closed wave with their cell and tier, and the families that can hit the KK limit."""
-    rows = (
+    """The entrants of a closed wave with their cell and tier, and the families that can hit the KK limit,
+    in the published order: by cell, then pseudonym."""
+    query = (
         Entry.objects.filter(wave=wave, status=EntryStatus.ENTERED)
         .annotate(tier=_tier_expression(wave.priority))
-        .order_by("cell", "applicant__pseudonym")
+        .order_by()
         .values_list("pk", "applicant__pseudonym", "cell", "tier", "applicant__kk_index")
     )
-    ids, pseudonyms, cells, tiers, kk = [], [], [], [], []
-    for pk, pseudonym, cell, tier, kk_index in rows.iterator(chunk_size=20_000):
-        ids.append(pk)
-        pseudonyms.append(str(pseudonym))
-        cells.append(cell)
-        tiers.append(tier)
-        kk.append(kk_index)
+    # Read raw rows (no model layer per row) and sort in numpy rather than make the database sort them.
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        raw = [(pk, str(pseudonym), cell, tier, kk_index) for pk, pseudonym, cell, tier, kk_index in rows]
+    else:  # SQLite keeps UUIDs as 32 hex digits
+        raw = [
+            (pk, str(uuid.UUID(pseudonym)), cell, tier, kk_index)
+            for pk, pseudonym, cell, tier, kk_index in rows
+        ]
+    del rows
+    raw.sort(key=lambda row: (row[2], row[1]))
+    ids = [row[0] for row in raw]
+    pseudonyms = [row[1] for row in raw]
+    cells = [row[2] for row in raw]
+    tiers = [row[3] for row in raw]
+    kk = [row[4] for row in raw]
+    del raw
     assert wave.ruleset is not None
     families = _binding_families(wave, kk, seed, wave.ruleset.params["max_per_kk"])
     codes = sorted(set(cells))
