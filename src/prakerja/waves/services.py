@@ -652,7 +652,18 @@ def _message(entry_status: str, wave: Wave, *, card: Card | None, reasons: str) 
 
 def _queue_messages(wave: Wave, entry_ids: list[int]) -> int:
     """One outbox message per entry, written in one statement; the outbox sender delivers them."""
-    entries = Entry.objects.filter(pk__in=entry_ids).select_related("applicant__ruleset")
+    # Only the fields a message needs: every encrypted field loaded is a decryption per entrant.
+    entries = (
+        Entry.objects.filter(pk__in=entry_ids)
+        .select_related("applicant__ruleset")
+        .only(
+            "status",
+            "applicant__email",
+            "applicant__phone",
+            "applicant__failing_rules",
+            "applicant__ruleset__params",
+        )
+    )
     cards = {card.entry_id: card for card in Card.objects.filter(entry_id__in=entry_ids)}
     now, messages = timezone.now(), []
     with translation.override("id"):
