@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -286,12 +287,22 @@ def wave_simulate(request: HttpRequest) -> HttpResponse:
 # --- the public record of a draw ----------------------------------------------------------------------
 
 
+@lru_cache(maxsize=8)
+def _manifest(path: str, modified: int) -> dict[str, Any]:
+    """A published manifest, read once per version of the file (it lists every selected pseudonym)."""
+    return dict(json.loads(Path(path).read_text()))
+
+
 def draw_public(request: HttpRequest, number: int) -> HttpResponse:
     """What anyone may check: the commitment before the close, the seed and the published files after."""
     wave = _public_wave(number)
     drawn = wave.status in DRAWN_WAVES
     inputs_path, manifest_path = services.draw_files(wave)
-    manifest = json.loads(manifest_path.read_text()) if drawn and manifest_path.exists() else None
+    manifest = (
+        _manifest(str(manifest_path), manifest_path.stat().st_mtime_ns)
+        if drawn and manifest_path.exists()
+        else None
+    )
     entrants = (
         manifest["entrants"]
         if manifest
