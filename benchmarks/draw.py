@@ -404,7 +404,7 @@ def model_label(verb: str) -> Callable[[Any], str]:
 
 def line_times(
     function: Callable[..., Any], **kwargs: Any
-) -> tuple[float, list[tuple[int, str, float, int]]]:
+) -> tuple[float, list[tuple[int, str, float, int]], Any]:
     """One call of `function`, timed line by line with sys.settrace (only its own frame is traced, so a
     numpy call is one line; a line inside a Python loop also carries the tracing's own cost)."""
     code = function.__code__
@@ -427,13 +427,14 @@ def line_times(
     start = time.perf_counter()
     sys.settrace(calls)
     try:
-        function(**kwargs)
+        result = function(**kwargs)
     finally:
         sys.settrace(None)
     total = time.perf_counter() - start
     source, first = inspect.getsourcelines(function)
     text = {first + i: line.strip() for i, line in enumerate(source)}
-    return total, [(line, text.get(line, "?"), seconds[line], hits[line]) for line in sorted(seconds)]
+    lines = [(line, text.get(line, "?"), seconds[line], hits[line]) for line in sorted(seconds)]
+    return total, lines, result
 
 
 def line_table(title: str, total: float, lines: list[tuple[int, str, float, int]], note: str) -> Table:
@@ -641,9 +642,15 @@ def big_run(n: int, selected: int, url: str) -> tuple[str, list[Row]]:
     del built, crowd
 
     quotas = rules.cells(dict(wave.quotas.values_list("region_code", "places")))
-    start = time.perf_counter()
-    inputs = services.draw_inputs(wave, SEED)
-    t_inputs = time.perf_counter() - start
+    t_inputs, input_lines, inputs = line_times(services.draw_inputs, wave=wave, seed=SEED)
+    console.print(
+        line_table(
+            "services.draw_inputs line by line",
+            t_inputs,
+            input_lines,
+            "comprehensions, sort keys and called functions count on the line that runs them",
+        )
+    )
     t_raw_inputs = raw_inputs(wave)
     start = time.perf_counter()
     high, low = rules.pseudonym_halves(inputs.pseudonyms)
@@ -655,7 +662,7 @@ def big_run(n: int, selected: int, url: str) -> tuple[str, list[Row]]:
         arrays.update(cells=inputs.cells)
     t_draw = best_of(3, rules.draw_fast, **arrays, families=inputs.families)
     t_draw_no_families = best_of(3, rules.draw_fast, **arrays, families=None)
-    traced, lines = line_times(rules.draw_fast, **arrays, families=inputs.families)
+    traced, lines, _drawn = line_times(rules.draw_fast, **arrays, families=inputs.families)
     codes, cell_ids = np.unique(inputs.cells, return_inverse=True)
     places = np.array([quotas.get(str(c), 0) for c in codes], dtype=np.int64)
     bare = [bare_draw(cell_ids, places, seed) for seed in (1, 2, 3)]
