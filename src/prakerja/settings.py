@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "prakerja.registry",
     "prakerja.ledger",
     "prakerja.waves",
+    "prakerja.partners",
+    "prakerja.catalog",
     "prakerja.demo",
 ]
 

@@ -44,6 +44,10 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "exclusions.change",
         "waves.view",
         "waves.change",
+        "partners.view",
+        "partners.change",
+        "catalog.view",
+        "catalog.change",
     },
     Role.SELECTION_OFFICER: {
         "account.view",
@@ -55,9 +59,25 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "waves.view",
         "waves.change",
     },
-    Role.PARTNERSHIP_OFFICER: {"account.view", "account.change", "pmo.view"},
+    Role.PARTNERSHIP_OFFICER: {
+        "account.view",
+        "account.change",
+        "pmo.view",
+        "partners.view",
+        "partners.change",
+        "catalog.view",
+        "catalog.change",
+    },
     Role.FINANCE_OFFICER: {"account.view", "account.change", "pmo.view"},
-    Role.ME_ANALYST: {"account.view", "account.change", "pmo.view", "applicants.view", "waves.view"},
+    Role.ME_ANALYST: {
+        "account.view",
+        "account.change",
+        "pmo.view",
+        "applicants.view",
+        "waves.view",
+        "partners.view",
+        "catalog.view",
+    },
     Role.COMPLAINTS_OFFICER: {
         "account.view",
         "account.change",
@@ -68,11 +88,11 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "appeals.decide",
     },
     Role.AUDITOR: set(),
-    Role.PLATFORM_STAFF: {"account.view", "account.change", "mitra.view"},
-    Role.INSTITUTION_STAFF: {"account.view", "account.change", "mitra.view"},
+    Role.PLATFORM_STAFF: {"account.view", "account.change", "mitra.view", "mitra.change"},
+    Role.INSTITUTION_STAFF: {"account.view", "account.change", "mitra.view", "mitra.change"},
     Role.EMPLOYER: {"account.view", "account.change", "mitra.view"},
 }
-AUDITOR_EXCLUDED = {"mitra.view"}
+AUDITOR_EXCLUDED = {"mitra.view"}  # the partner portal acts for one partner; auditors read the PMO side
 
 ObjectRule = Callable[[User, Any], bool]
 _OBJECT_RULES: dict[tuple[str, type], ObjectRule] = {}
