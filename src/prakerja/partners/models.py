@@ -57,6 +57,7 @@ class Partner(models.Model):
     accredited_until = models.DateField(_("accredited until"), null=True, blank=True)
     status = models.CharField(max_length=16, choices=PartnerStatus.choices, default=PartnerStatus.DRAFT)
     status_note = models.CharField(max_length=500, blank=True)
+    review_round = models.PositiveSmallIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"

@@ -156,7 +156,8 @@ def linked_pairs(
                 previous[nxt] = node
                 queue.append(nxt)
                 if nxt[0] == "p" and partners[int(nxt[1])][0] == INSTITUTION:
-                    chain, step = [], nxt
+                    chain: list[str] = []
+                    step: tuple[str, str] | None = nxt
                     while step is not None:
                         chain.append(labels[step])
                         step = previous[step]
