@@ -136,9 +136,9 @@ def _tell_members(partner: Partner, subject: Any, body: Any, **params: Any) -> N
 # --- the partner's side ---------------------------------------------------------------------------------
 
 
-def partner_signup(*, kind: str, name: str, email: str, password: str) -> Partner:
-    """A partner's first staff account and its draft application, in one step."""
-    email, name = email.strip().lower(), name.strip()
+def partner_register(*, kind: str, name: str, actor: Any) -> Partner:
+    """A draft application; the PMO may open one for a partner onboarded on paper."""
+    name = name.strip()
     problems = []
     if kind not in Kind.values:
         problems.append(
@@ -146,14 +146,33 @@ def partner_signup(*, kind: str, name: str, email: str, password: str) -> Partne
         )
     if not name:
         problems.append({"field": "name", "code": "missing", "message": str(_("Enter the partner's name."))})
+    if problems:
+        raise InvalidInput(problems=problems)
+    with transaction.atomic():
+        partner = Partner.objects.create(
+            kind=kind, name=name, created_by=actor if isinstance(actor, User) else None
+        )
+        audit_record(
+            actor=actor, action="partners.registered", obj=partner, after={"kind": kind, "name": name}
+        )
+    return partner
+
+
+def partner_signup(*, kind: str, name: str, email: str, password: str) -> Partner:
+    """A partner's first staff account and its draft application, in one step."""
+    email = email.strip().lower()
     try:
         validate_email(email)
     except ValidationError:
-        problems.append(
-            {"field": "email", "code": "invalid", "message": str(_("The e-mail address is not valid."))}
+        raise InvalidInput(
+            problems=[
+                {"field": "email", "code": "invalid", "message": str(_("The e-mail address is not valid."))}
+            ]
+        ) from None
+    if kind not in Kind.values:
+        raise InvalidInput(
+            problems=[{"field": "kind", "code": "invalid", "message": str(_("Choose the kind of partner."))}]
         )
-    if problems:
-        raise InvalidInput(problems=problems)
     if User.objects.filter(email__iexact=email).exists():
         raise ContactTaken()
     with transaction.atomic():
@@ -164,10 +183,23 @@ def partner_signup(*, kind: str, name: str, email: str, password: str) -> Partne
             email=email,
             actor="system:mitra",
         )
-        partner = Partner.objects.create(kind=kind, name=name, created_by=user)
-        Member.objects.create(partner=partner, user=user)
-        audit_record(actor=user, action="partners.signed_up", obj=partner, after={"kind": kind, "name": name})
+        partner = partner_register(kind=kind, name=name, actor=user)
+        member_add(partner=partner, user=user, actor=user)
     return partner
+
+
+def member_add(*, partner: Partner, user: User, actor: Any) -> Member:
+    """Let a user act for a partner; the user's role must fit the partner's kind."""
+    if user.role != ROLE_OF_KIND[Kind(partner.kind)]:
+        raise InvalidInput(_("This account's role does not fit the partner's kind."))
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                member = Member.objects.create(partner=partner, user=user)
+        except IntegrityError:
+            raise Conflict(_("This account already acts for a partner.")) from None
+        audit_record(actor=actor, action="partners.member_added", obj=partner, after={"user": user.pk})
+    return member
 
 
 def partner_update(*, partner: Partner, data: Mapping[str, Any], actor: Any) -> Partner:

@@ -15,6 +15,9 @@ from rich.table import Table
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.selectors import programme_summary
 from prakerja.core.audit import audit_verify
+from prakerja.demo.partners import (
+    demo_partners,
+)
 from prakerja.demo.services import (
     DEMO_PASSWORD,
     DemoWaves,
@@ -74,6 +77,8 @@ class Command(BaseCommand):
         demo_appeals()
         console.print("Wave 1: join, commit the seed, close, draw, announce; wave 2 opens")
         waves = demo_waves(work_dir=Path(settings.WORK_DIR))
+        console.print("Partners: platforms and institutions onboarded, screened, some conflicts of interest")
+        demo_partners()
         with translation.override("en"):  # the command line speaks English, like the code and docs
             self._print_summary(console, users, waves)
         if not options["no_serve"]:
