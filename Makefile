@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python benchmarks/import_applicants.py
 	$(BIN)/python benchmarks/registration_load.py
 	$(BIN)/python benchmarks/draw.py
+	$(BIN)/python benchmarks/catalog_search.py
 
 messages: install
 	cd src/prakerja && ../../$(BIN)/prakerja makemessages -l id --no-location && ../../$(BIN)/prakerja compilemessages

@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from prakerja.accounts.api import router as accounts_router
+from prakerja.catalog.api import router as catalog_router
 from prakerja.core.api import install_error_handlers
 from prakerja.identity.api import router as identity_router
 from prakerja.regions.api import router as regions_router
@@ -35,3 +36,4 @@ api.add_router("/identity", identity_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/registry", registry_router)
 api.add_router("/waves", waves_router)
+api.add_router("/trainings", catalog_router)

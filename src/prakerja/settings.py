@@ -140,6 +140,7 @@ NOTIFY_INLINE = os.environ.get("PRAKERJA_NOTIFY_INLINE", "1") == "1"
 # Load shedding: registrations running at once per process, and how long a request waits for a place.
 REGISTRATION_CONCURRENCY = int(os.environ.get("PRAKERJA_REGISTRATION_CONCURRENCY", "4"))
 ADMISSION_WAIT = float(os.environ.get("PRAKERJA_ADMISSION_WAIT", "0.05"))
+PRAKERJA_TRAINING_PRICE_MAX = int(os.environ.get("PRAKERJA_TRAINING_PRICE_MAX", "5000000"))  # rupiah
 NOTIFY_DIR = Path(os.environ.get("PRAKERJA_NOTIFY_DIR", WORK_DIR / "outbox"))
 EMAIL_HOST = os.environ.get("PRAKERJA_SMTP_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("PRAKERJA_SMTP_PORT", "25"))

@@ -10,5 +10,7 @@ urlpatterns = [
     path("", include("prakerja.regions.urls")),
     path("", include("prakerja.registry.urls")),
     path("", include("prakerja.waves.urls")),
+    path("", include("prakerja.catalog.urls")),
+    path("", include("prakerja.partners.urls")),
     path("", include("prakerja.accounts.urls")),
 ]

@@ -85,7 +85,8 @@ def apply(
 def approve(partner: Partner, maker: User, checker: User) -> None:
     from prakerja.partners.rules import CRITERIA
 
-    services.partner_submit(partner=partner, actor=partner.members.get().user)
+    if partner.status == "draft":
+        services.partner_submit(partner=partner, actor=partner.members.get().user)
     services.review_start(partner=partner, officer=maker)
     for criterion in CRITERIA[partner.kind]:
         services.screening_record(

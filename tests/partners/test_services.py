@@ -236,11 +236,9 @@ def test_shared_owners_flag_the_pair_and_a_forbidden_pair_cannot_list(officers) 
     assert listing_problem(platform=platform, institution=tied) is None
 
 
-def test_a_company_owning_both_links_them_through_its_nib_and_removal_unlinks() -> None:
+def test_a_company_owning_both_links_them_through_its_nib_and_removal_unlinks(officers) -> None:
     institution = apply("institution", "LPK Anak", "4000000000001", owner=11, director=12)
     platform = apply("platform", "Induk Digital", "4000000000002", owner=13, director=14)
-    services.partner_submit(partner=institution, actor="t")
-    services.partner_submit(partner=platform, actor="t")
     # The platform declares the institution itself as an affiliated company (by the institution's NIB).
     tie = services.tie_add(
         partner=platform,
@@ -251,8 +249,15 @@ def test_a_company_owning_both_links_them_through_its_nib_and_removal_unlinks() 
         share_percent=None,
         actor="t",
     )
+    services.partner_submit(partner=institution, actor="t")
+    assert not ConflictOfInterest.objects.exists()  # a draft is not in the graph yet
+    services.partner_submit(partner=platform, actor="t")
     conflict = ConflictOfInterest.objects.get()
     assert conflict.linked and conflict.path[0] == "Induk Digital" and conflict.path[-1] == "LPK Anak"
+    with pytest.raises(Conflict):  # the declaration is frozen while it is screened
+        services.tie_remove(tie=tie, actor="t")
+    platform.refresh_from_db()
+    approve(platform, *officers)
     services.tie_remove(tie=tie, actor="t")
     conflict.refresh_from_db()
     assert not conflict.linked

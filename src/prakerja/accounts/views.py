@@ -95,7 +95,14 @@ def participant_home(request: HttpRequest) -> HttpResponse:
 @require("pmo.view")
 def pmo_home(request: HttpRequest) -> HttpResponse:
     # Verifying the whole chain reads every entry: it is a command (`prakerja audit verify`), not a page load.
-    actions = ("applicants.view", "appeals.view", "exclusions.view", "waves.view")
+    actions = (
+        "applicants.view",
+        "appeals.view",
+        "exclusions.view",
+        "waves.view",
+        "catalog.view",
+        "partners.view",
+    )
     allowed = {a for a in actions if can(request.user, a)}
     return render(
         request, "accounts/pmo_home.html", {"summary": selectors.programme_summary(), "allowed": allowed}

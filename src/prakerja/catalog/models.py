@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.core.money import RupiahField
@@ -80,6 +81,16 @@ class Training(models.Model):
 
     def __str__(self) -> str:
         return self.title_id
+
+    @property
+    def title(self) -> str:
+        """The title in the active language."""
+        return self.title_en if (get_language() or "").startswith("en") else self.title_id
+
+    @property
+    def description(self) -> str:
+        """The (sanitised HTML) description in the active language."""
+        return self.description_en if (get_language() or "").startswith("en") else self.description_id
 
 
 class Session(models.Model):

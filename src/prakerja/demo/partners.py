@@ -204,7 +204,9 @@ def demo_partners(*, seed: int = 2026, institutions: int = 150) -> int:
         platform = services.partner_register(kind=Kind.PLATFORM, name=name, actor=ACTOR)
         owners = [(onboarding.faker.name(), onboarding.nik())] + ([shared[n]] if n < 3 else [])
         onboarding.fill(platform, f"92{n:011d}", owners)
-        services.cooperation_set(platform=platform, institutions=rng.sample(good, min(45, len(good))), actor=ACTOR)
+        services.cooperation_set(
+            platform=platform, institutions=rng.sample(good, min(45, len(good))), actor=ACTOR
+        )
         services.partner_submit(partner=platform, actor=ACTOR)
         if n == len(PLATFORMS) - 1:
             onboarding.screen(platform, outcome="proposed")

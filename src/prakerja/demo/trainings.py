@@ -2,6 +2,25 @@
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
+
+from django.utils import timezone
+
+from prakerja.accounts.models import User
+from prakerja.catalog.models import Training, TrainingStatus
+from prakerja.catalog.rules import CHECKLIST
+from prakerja.catalog.services import (
+    listing_create,
+    session_add,
+    training_create,
+    training_curate,
+    training_submit,
+)
+from prakerja.partners.models import Kind, Partner, PartnerStatus
+from prakerja.partners.selectors import IN_GOOD_STANDING, listing_problem
+from prakerja.regions.models import Level, Region
+
+ACTOR = "system:demo"
 
 # sector -> (Indonesian title, English title, competencies, typical hours)
 TOPICS: dict[str, tuple[tuple[str, str, tuple[str, ...], int], ...]] = {
@@ -176,3 +195,82 @@ def demo_training_rows(count: int, *, rng: random.Random) -> list[DemoTraining]:
             )
         )
     return rows
+
+
+def demo_catalog(*, count: int = 1500, seed: int = 2026) -> int:
+    """`count` trainings of the approved institutions, curated (most approved, some waiting, a few turned
+    down), listed by the integrated platforms that may sell them; returns how many are approved."""
+    if Training.objects.exists():
+        return 0
+    rng = random.Random(seed)
+    officer = User.objects.get(username="pmo.kemitraan")
+    institutions = list(
+        Partner.objects.filter(kind=Kind.INSTITUTION, status__in=IN_GOOD_STANDING).order_by("pk")
+    )
+    if not institutions:
+        return 0
+    villages: dict[str, list[str]] = {}
+    for code in Region.objects.filter(level=Level.VILLAGE).values_list("code", flat=True)[::40]:
+        villages.setdefault(code[:2], []).append(code)
+    start = timezone.now() + timedelta(days=7)
+    approve = dict.fromkeys(CHECKLIST, True)
+    for n, row in enumerate(demo_training_rows(count, rng=rng)):
+        institution = institutions[n % len(institutions)]
+        training = training_create(actor=ACTOR, institution=institution, data=row.data)
+        if row.mode != "online":
+            place = villages.get(institution.province_code) or next(iter(villages.values()))
+            for s in range(rng.randint(1, 3)):
+                begins = start + timedelta(days=rng.randrange(60), hours=s * 24 + 1)
+                session_add(
+                    training=training,
+                    actor=ACTOR,
+                    starts_at=begins,
+                    ends_at=begins + timedelta(hours=6),
+                    village_code=rng.choice(place),
+                    address=f"Gedung Pelatihan, Jl. Merdeka No. {rng.randint(1, 200)}",
+                    capacity=rng.choice((15, 20, 25, 30)),
+                )
+        if n % 50 == 7:
+            continue  # a draft the institution is still writing
+        training_submit(training=training, actor=ACTOR)
+        if n % 50 in (11, 23):
+            continue  # waiting in the curation queue
+        if n % 50 == 31:
+            training_curate(
+                training=training,
+                officer=officer,
+                outcome="changes",
+                checklist={**approve, "description": False},
+                reasons="Deskripsi bahasa Inggris belum sesuai isi pelatihan.",
+            )
+            continue
+        if n % 100 == 43:
+            training_curate(
+                training=training,
+                officer=officer,
+                outcome="reject",
+                checklist={**approve, "claims": False},
+                reasons="Menjanjikan pekerjaan pasti setelah pelatihan.",
+            )
+            continue
+        training_curate(training=training, officer=officer, outcome="approve", checklist=approve, reasons="")
+    platforms = Partner.objects.filter(kind=Kind.PLATFORM, status=PartnerStatus.INTEGRATED).order_by("pk")
+    approved = Training.objects.filter(status=TrainingStatus.APPROVED)
+    for platform in platforms:
+        sells_for = set(platform.cooperations.values_list("institution_id", flat=True))
+        refused: dict[int, bool] = {}
+        for training in approved.filter(institution_id__in=sells_for).select_related("institution"):
+            institution = training.institution
+            if institution.pk not in refused:
+                refused[institution.pk] = (
+                    listing_problem(platform=platform, institution=institution) is not None
+                )
+            if refused[institution.pk]:
+                continue
+            price = (
+                training.price
+                if rng.random() < 0.7
+                else training.price * rng.choice((90, 95)) // 100 // 1000 * 1000
+            )
+            listing_create(platform=platform, training=training, price=price, actor=ACTOR)
+    return approved.count()

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.identity.rules import Problem
@@ -10,9 +10,13 @@ from prakerja.partners.models import (
     ConflictOfInterest,
     ConflictStatus,
     Cooperation,
+    Credential,
     Kind,
     Partner,
     PartnerStatus,
+    Screening,
+    Verdict,
+    VerdictStatus,
 )
 
 # An approved partner stays in good standing through its agreement and integration; suspension ends it.
@@ -32,6 +36,49 @@ def partners(*, kind: str = "", status: str = "") -> QuerySet[Partner]:
     if status:
         rows = rows.filter(status=status)
     return rows
+
+
+def status_counts() -> dict[str, int]:
+    """How many partners are in each status (every status, zero included)."""
+    counts = dict(Partner.objects.values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    return {status: counts.get(status, 0) for status in PartnerStatus.values}
+
+
+def cooperation_candidates() -> QuerySet[Partner]:
+    """The registered institutions a platform may declare it works with: any past the draft, not rejected."""
+    return Partner.objects.filter(kind=Kind.INSTITUTION).exclude(
+        status__in=[PartnerStatus.DRAFT, PartnerStatus.REJECTED]
+    )
+
+
+def findings_of_round(partner: Partner) -> dict[str, Screening]:
+    """The current review round's finding per criterion."""
+    rows = partner.screenings.filter(round=partner.review_round).select_related("officer")
+    return {row.criterion: row for row in rows}
+
+
+def proposed_verdict(partner: Partner) -> Verdict | None:
+    """The current round's verdict waiting for a second officer, if any."""
+    return (
+        partner.verdicts.filter(round=partner.review_round, status=VerdictStatus.PROPOSED)
+        .select_related("proposed_by")
+        .first()
+    )
+
+
+def live_credentials(partner: Partner) -> QuerySet[Credential]:
+    return partner.credentials.filter(revoked_at=None).order_by("created_at")
+
+
+def conflicts(*, partner: Partner | None = None) -> QuerySet[ConflictOfInterest]:
+    """Conflicts of interest, those awaiting a decision first; only those involving `partner` when given."""
+    rows = ConflictOfInterest.objects.select_related("platform", "institution", "decided_by")
+    if partner is not None:
+        rows = rows.filter(Q(platform=partner) | Q(institution=partner))
+    flagged_first = Case(
+        When(status=ConflictStatus.FLAGGED, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return rows.order_by(flagged_first, "-linked", "-detected_at", "pk")
 
 
 def listing_problem(*, platform: Partner, institution: Partner) -> Problem | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
@@ -126,6 +127,13 @@ def _locked(partner: Partner) -> Partner:
     return Partner.objects.select_for_update().get(pk=partner.pk)
 
 
+def _changeable(partner: Partner) -> Partner:
+    """Owners, trainers and cooperation change in a draft or in good standing, never while being screened."""
+    partner = _locked(partner)
+    _require(partner, PartnerStatus.DRAFT, *IN_GOOD_STANDING)
+    return partner
+
+
 def _tell_members(partner: Partner, subject: Any, body: Any, **params: Any) -> None:
     text = str(body) % params if params else str(body)
     for email in partner.members.values_list("user__email", flat=True):
@@ -173,6 +181,12 @@ def partner_signup(*, kind: str, name: str, email: str, password: str) -> Partne
         raise InvalidInput(
             problems=[{"field": "kind", "code": "invalid", "message": str(_("Choose the kind of partner."))}]
         )
+    try:  # the same password rules as every other account
+        validate_password(password, User(username=email, email=email))
+    except ValidationError as exc:
+        raise InvalidInput(
+            problems=[{"field": "password", "code": "weak", "message": str(m)} for m in exc.messages]
+        ) from None
     if User.objects.filter(email__iexact=email).exists():
         raise ContactTaken()
     with transaction.atomic():
@@ -246,6 +260,7 @@ def trainer_add(*, institution: Partner, name: str, competency: str, certificate
     if not name.strip() or not competency.strip():
         raise InvalidInput(_("Enter the trainer's name and competency."))
     with transaction.atomic():
+        institution = _changeable(institution)
         trainer = Trainer.objects.create(
             institution=institution,
             name=name.strip(),
@@ -256,6 +271,18 @@ def trainer_add(*, institution: Partner, name: str, competency: str, certificate
             actor=actor, action="partners.trainer_added", obj=institution, after={"trainer": trainer.name}
         )
     return trainer
+
+
+def trainer_remove(*, trainer: Trainer, actor: Any) -> None:
+    with transaction.atomic():
+        _changeable(trainer.institution)
+        audit_record(
+            actor=actor,
+            action="partners.trainer_removed",
+            obj=trainer.institution,
+            before={"trainer": trainer.name},
+        )
+        trainer.delete()
 
 
 def _sniff(upload: Any) -> tuple[str, bytes]:
@@ -309,9 +336,7 @@ def cooperation_set(*, platform: Partner, institutions: Iterable[Partner], actor
     if platform.kind != Kind.PLATFORM or any(i.kind != Kind.INSTITUTION for i in chosen.values()):
         raise InvalidInput(_("A platform cooperates with training institutions."))
     with transaction.atomic():
-        platform = _locked(platform)
-        if platform.status in (PartnerStatus.REJECTED, PartnerStatus.SUSPENDED):
-            _require(platform, PartnerStatus.DRAFT, *IN_GOOD_STANDING)
+        platform = _changeable(platform)
         current = set(platform.cooperations.values_list("institution_id", flat=True))
         platform.cooperations.exclude(institution_id__in=chosen).delete()
         Cooperation.objects.bulk_create(
@@ -366,6 +391,7 @@ def tie_add(
         )
     key, hint = _party_key(party_kind, number)
     with transaction.atomic():
+        partner = _changeable(partner)
         party, _created = Party.objects.get_or_create(
             key=key, defaults={"kind": party_kind, "name": name.strip(), "id_hint": hint}
         )
@@ -386,6 +412,7 @@ def tie_add(
 
 def tie_remove(*, tie: Tie, actor: Any) -> None:
     with transaction.atomic():
+        _changeable(tie.partner)
         partner = tie.partner
         audit_record(
             actor=actor,

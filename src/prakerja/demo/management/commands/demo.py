@@ -14,10 +14,9 @@ from rich.table import Table
 
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.selectors import programme_summary
+from prakerja.catalog.models import Listing, Training, TrainingStatus
 from prakerja.core.audit import audit_verify
-from prakerja.demo.partners import (
-    demo_partners,
-)
+from prakerja.demo.partners import demo_partners
 from prakerja.demo.services import (
     DEMO_PASSWORD,
     DemoWaves,
@@ -27,6 +26,9 @@ from prakerja.demo.services import (
     demo_users_ensure,
     demo_waves,
 )
+from prakerja.demo.trainings import demo_catalog
+from prakerja.partners.models import ConflictOfInterest, Partner
+from prakerja.partners.selectors import IN_GOOD_STANDING
 from prakerja.registry.models import Applicant
 from prakerja.registry.selectors import counts_by_failing_rule
 from prakerja.waves.models import Card, Entry
@@ -79,6 +81,8 @@ class Command(BaseCommand):
         waves = demo_waves(work_dir=Path(settings.WORK_DIR))
         console.print("Partners: platforms and institutions onboarded, screened, some conflicts of interest")
         demo_partners()
+        console.print("Training catalogue: trainings published, curated and listed by the platforms")
+        demo_catalog()
         with translation.override("en"):  # the command line speaks English, like the code and docs
             self._print_summary(console, users, waves)
         if not options["no_serve"]:
@@ -123,6 +127,15 @@ class Command(BaseCommand):
             if waves.open is not None:
                 carried = Entry.objects.filter(wave=waves.open).count()
                 held.add_row(f"wave {waves.open.number} open, carried over", f"{carried:,}")
+        for kind, label in (("platform", "platforms"), ("institution", "training institutions")):
+            partners = Partner.objects.filter(kind=kind)
+            good = partners.filter(status__in=IN_GOOD_STANDING).count()
+            held.add_row(f"{label} (in good standing)", f"{partners.count():,} ({good:,})")
+        held.add_row("  conflicts of interest flagged", f"{ConflictOfInterest.objects.count():,}")
+        trainings = Training.objects.all()
+        approved = trainings.filter(status=TrainingStatus.APPROVED).count()
+        held.add_row("trainings (approved)", f"{trainings.count():,} ({approved:,})")
+        held.add_row("  platform listings", f"{Listing.objects.count():,}")
         chain = audit_verify()
         held.add_row(
             "audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}"
