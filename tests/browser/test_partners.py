@@ -1,5 +1,5 @@
-"""In Chromium: a digital platform signs up, fills in its application, declares an owner, uploads a document
-and sees what is still missing before it can submit."""
+"""In Chromium, in Indonesian (the pages' first language): a digital platform signs up, fills in its
+application, declares an owner, uploads a document and sees what is still missing before it can submit."""
 
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,9 @@ def test_a_platform_signs_up_fills_in_its_application_and_sees_what_is_missing(
     page.get_by_test_id("signup").click()
     expect(page).to_have_url(f"{base}/mitra/aplikasi/")
     expect(page.get_by_test_id("status")).to_be_visible()
-    expect(page.get_by_test_id("missing")).to_contain_text("Declare at least one owner or shareholder.")
+    expect(page.get_by_test_id("missing")).to_contain_text(
+        "Nyatakan minimal satu pemilik atau pemegang saham."
+    )
 
     page.locator("input[name=legal_name]").fill("PT Belajar Pintar Indonesia")
     page.locator("select[name=legal_form]").select_option("pt")
@@ -49,7 +51,7 @@ def test_a_platform_signs_up_fills_in_its_application_and_sees_what_is_missing(
     page.get_by_test_id("save").click()
     expect(page.locator("article.message.success")).to_be_visible()
     expect(page.locator("select[name=province_code]")).to_have_value("32")
-    expect(page.get_by_test_id("missing")).not_to_contain_text("The NIB must be 13 digits.")
+    expect(page.get_by_test_id("missing")).not_to_contain_text("NIB harus terdiri atas 13 digit.")
 
     page.locator("input[name=party_kind][value=person]").check()
     page.locator("#ties input[name=name]").fill("Budi Santoso")
@@ -60,7 +62,9 @@ def test_a_platform_signs_up_fills_in_its_application_and_sees_what_is_missing(
     expect(page.get_by_test_id("ties")).to_contain_text("Budi Santoso")
     expect(page.get_by_test_id("ties")).to_contain_text(nik(1)[-4:])
     expect(page.get_by_test_id("ties")).not_to_contain_text(nik(1))
-    expect(page.get_by_test_id("missing")).not_to_contain_text("Declare at least one owner or shareholder.")
+    expect(page.get_by_test_id("missing")).not_to_contain_text(
+        "Nyatakan minimal satu pemilik atau pemegang saham."
+    )
 
     deed = tmp_path / "Akta pendirian.pdf"
     deed.write_bytes(PDF)
@@ -70,10 +74,10 @@ def test_a_platform_signs_up_fills_in_its_application_and_sees_what_is_missing(
     expect(page.get_by_test_id("documents")).to_contain_text("Akta pendirian.pdf")
 
     missing = page.get_by_test_id("missing")
-    expect(missing).to_contain_text("Declare at least one director.")
-    expect(missing).to_contain_text("Business licence (NIB)")  # a required document, named by its label
-    expect(missing).to_contain_text("Name the training institutions the platform works with.")
-    expect(missing).not_to_contain_text("Deed of establishment")
+    expect(missing).to_contain_text("Nyatakan minimal satu direktur.")
+    expect(missing).to_contain_text("Izin usaha (NIB)")  # a required document, named by its label
+    expect(missing).to_contain_text("Sebutkan lembaga pelatihan yang bekerja sama dengan platform.")
+    expect(missing).not_to_contain_text("belum ada: Akta pendirian")
     page.get_by_test_id("submit").click()
     expect(page.locator("article.message.error")).to_be_visible()
     assert Partner.objects.get().status == PartnerStatus.DRAFT

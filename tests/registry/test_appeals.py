@@ -6,12 +6,12 @@ from django.test import Client
 
 from prakerja.core.errors import InvalidInput
 from prakerja.core.models import AuditEntry, OutboxMessage
+from prakerja.core.uploads import BadDocument
 from prakerja.registry.models import Appeal, AppealStatus
 from prakerja.registry.services import (
     AppealNotAllowed,
     AppealOpen,
     AppealWrongState,
-    BadEvidence,
     SameOfficer,
     appeal_approve,
     appeal_decide,
@@ -47,7 +47,7 @@ def test_only_a_failing_rule_with_a_real_statement_and_a_real_document_can_be_ap
         appeal_submit(applicant=student, rule_code="blacklist", statement=STATEMENT)
     with pytest.raises(InvalidInput):
         appeal_submit(applicant=student, rule_code="student", statement="wrong")
-    with pytest.raises(BadEvidence):
+    with pytest.raises(BadDocument):
         appeal_submit(
             applicant=student,
             rule_code="student",

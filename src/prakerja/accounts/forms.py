@@ -42,13 +42,9 @@ class CodeForm(forms.Form):
         return code
 
 
-class SignupForm(forms.Form):
-    email = forms.EmailField(label=_("E-mail address"))
-    phone = forms.CharField(
-        label=_("Mobile number"),
-        max_length=20,
-        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
-    )
+class NewPasswordForm(forms.Form):
+    """A new password typed twice; the service checks its strength."""
+
     password = forms.CharField(
         label=_("Password (at least 10 characters)"),
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
@@ -62,3 +58,13 @@ class SignupForm(forms.Form):
         if data.get("password") and data.get("password") != data.get("password_again"):
             self.add_error("password_again", _("The two passwords differ."))
         return data
+
+
+class SignupForm(NewPasswordForm):
+    field_order = ["email", "phone", "password", "password_again"]
+    email = forms.EmailField(label=_("E-mail address"))
+    phone = forms.CharField(
+        label=_("Mobile number"),
+        max_length=20,
+        widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "tel"}),
+    )

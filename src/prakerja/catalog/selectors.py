@@ -22,7 +22,7 @@ from prakerja.catalog.models import (
     Training,
     TrainingStatus,
 )
-from prakerja.core.errors import InvalidInput, NotFound
+from prakerja.core.errors import InvalidInput, NotFound, invalid
 from prakerja.identity.rules import Problem
 from prakerja.partners.models import Cooperation, Partner, PartnerStatus
 from prakerja.partners.selectors import IN_GOOD_STANDING, listing_problem
@@ -112,13 +112,7 @@ def trainings_search(
         sector=sector, mode=mode, region=region, max_price=max_price, min_rating=min_rating, sort=sort
     )
     if problems:
-        raise SearchInvalid(
-            reasons="; ".join(p.message for p in problems),
-            problems=[
-                {"field": p.code.partition(":")[0], "code": p.code.partition(":")[2], "message": p.message}
-                for p in problems
-            ],
-        )
+        raise invalid(SearchInvalid, problems)
     page, per_page = max(1, page), min(max(1, per_page), MAX_PER_PAGE)
     rows = public_trainings()
     for word in rules.query_words(q):

@@ -2,7 +2,6 @@
 listings by platforms, and participants' ratings and reviews with their moderation."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from prakerja.catalog.models import (
     TrainingStatus,
 )
 from prakerja.core.audit import audit_record
-from prakerja.core.errors import Conflict, Forbidden, InvalidInput
+from prakerja.core.errors import Conflict, Forbidden, InvalidInput, Reasons, invalid, problem_dicts
 from prakerja.core.money import format_rupiah
 from prakerja.identity.rules import Problem
 from prakerja.partners.models import Kind, Partner
@@ -101,8 +100,8 @@ class ListingRefused(Conflict):
     message = _("The training cannot be listed: %(reasons)s")
 
     def __init__(self, problems: list[Problem]) -> None:
-        super().__init__(reasons=_Reasons(problems))
-        self.problems = [_as_dict(p) for p in problems]
+        super().__init__(reasons=Reasons(problems))
+        self.problems = problem_dicts(problems)
 
 
 class ListingNotActive(Conflict):
@@ -113,25 +112,6 @@ class ListingNotActive(Conflict):
 class ReviewExists(Conflict):
     code = "review_exists"
     message = _("You have already rated this training.")
-
-
-@dataclass(frozen=True)
-class _Reasons:
-    """Problems joined in whatever language is active when the message is shown."""
-
-    problems: list[Problem]
-
-    def __str__(self) -> str:
-        return "; ".join(p.message for p in self.problems)
-
-
-def _as_dict(problem: Problem) -> dict[str, str]:
-    field, _sep, code = problem.code.partition(":")
-    return {"field": field, "code": code, "message": problem.message}
-
-
-def _invalid(error: type[InvalidInput], problems: list[Problem]) -> InvalidInput:
-    return error(reasons=_Reasons(problems), problems=[_as_dict(p) for p in problems])
 
 
 # --- trainings ----------------------------------------------------------------------------------------
@@ -193,7 +173,7 @@ def _checked(data: Mapping[str, Any]) -> rules.TrainingDraft:
         modes=Mode.values,
     )
     if problems:
-        raise _invalid(TrainingInvalid, problems)
+        raise invalid(TrainingInvalid, problems)
     return draft
 
 
@@ -242,7 +222,7 @@ def training_update(*, training: Training, actor: Any, data: Mapping[str, Any]) 
         training = _locked(training)
         _require_editable(training)
         if draft.mode == Mode.ONLINE and training.sessions.exclude(village_code="").exists():
-            raise _invalid(
+            raise invalid(
                 TrainingInvalid,
                 [
                     Problem(
@@ -283,7 +263,7 @@ def training_submit(*, training: Training, actor: Any) -> Training:
         )
         problems += rules.submission_problems(mode=training.mode, sessions=with_venue)
         if problems:
-            raise _invalid(TrainingInvalid, problems)
+            raise invalid(TrainingInvalid, problems)
         training.status, training.submitted_at = TrainingStatus.SUBMITTED, timezone.now()
         training.save(update_fields=["status", "submitted_at"])
         audit_record(actor=actor, action="catalog.training_submitted", obj=training)
@@ -329,7 +309,7 @@ def session_add(
                 Problem("village_code:unknown", _("There is no village %(code)s."), {"code": village_code})
             )
         if problems:
-            raise _invalid(SessionInvalid, problems)
+            raise invalid(SessionInvalid, problems)
         session = Session.objects.create(
             training=training,
             starts_at=starts_at,
@@ -379,12 +359,12 @@ def training_curate(
     reasons = reasons.strip()
     checklist = {code: bool(ticked) for code, ticked in checklist.items()}
     if outcome not in CurationOutcome.values:
-        raise _invalid(CurationInvalid, [Problem("outcome:unknown", _("Choose an outcome."))])
+        raise invalid(CurationInvalid, [Problem("outcome:unknown", _("Choose an outcome."))])
     problems = rules.curation_problems(
         outcome=outcome, mode=training.mode, checklist=checklist, reasons=reasons
     )
     if problems:
-        raise _invalid(CurationInvalid, problems)
+        raise invalid(CurationInvalid, problems)
     sources, target = TRANSITIONS[CurationOutcome(outcome)]
     with transaction.atomic():
         training = _locked(training)
@@ -490,11 +470,11 @@ def review_submit(*, training: Training, applicant: Applicant, rating: int, text
     text = rules.plain(text)
     problems = rules.review_problems(rating=rating, text=text)
     if problems:
-        raise _invalid(ReviewInvalid, problems)
+        raise invalid(ReviewInvalid, problems)
     with transaction.atomic():
         training = _locked(training)
         if training.status not in REVIEWABLE:
-            raise _invalid(
+            raise invalid(
                 ReviewInvalid, [Problem("training:not_public", _("This training is not in the catalogue."))]
             )
         if Review.objects.filter(training=training, applicant=applicant).exists():
@@ -524,11 +504,11 @@ def review_moderate(*, review: Review, officer: Any, hide: bool, note: str) -> R
     """Hide a review (with a note saying why) or publish it again; the rating follows."""
     note = note.strip()
     if hide and not note:
-        raise _invalid(
+        raise invalid(
             ReviewInvalid, [Problem("note:missing", _("Say why the review is hidden: the note is kept."))]
         )
     if len(note) > 300:
-        raise _invalid(
+        raise invalid(
             ReviewInvalid, [Problem("note:too_long", _("A note has at most %(n)d characters."), {"n": 300})]
         )
     with transaction.atomic():

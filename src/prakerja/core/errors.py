@@ -1,6 +1,8 @@
 """Typed errors: each carries its HTTP status, a stable code and a translatable message."""
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
@@ -45,6 +47,40 @@ class InvalidInput(PrakerjaError):
     def __init__(self, message: Any = None, *, problems: list[dict[str, str]] | None = None, **kw: Any):
         super().__init__(message, **kw)
         self.problems = problems or []
+
+
+class _Problem(Protocol):
+    @property
+    def code(self) -> str: ...  # "<field>:<what>"
+
+    @property
+    def message(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Reasons:
+    """Problems joined in whatever language is active when the message is shown."""
+
+    problems: Sequence[_Problem]
+
+    def __str__(self) -> str:
+        return "; ".join(p.message for p in self.problems)
+
+
+InvalidT = TypeVar("InvalidT", bound=InvalidInput)
+
+
+def invalid(error: type[InvalidT], problems: Sequence[_Problem]) -> InvalidT:
+    """`error` carrying every problem: joined in its message (as %(reasons)s), and one per field for forms."""
+    return error(reasons=Reasons(problems), problems=problem_dicts(problems))
+
+
+def problem_dicts(problems: Sequence[_Problem]) -> list[dict[str, str]]:
+    """Problems as the API and the forms show them: the field, what is wrong with it, the message."""
+    return [
+        {"field": p.code.partition(":")[0], "code": p.code.partition(":")[2], "message": p.message}
+        for p in problems
+    ]
 
 
 class NotAuthenticated(PrakerjaError):

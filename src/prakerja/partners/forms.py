@@ -8,6 +8,7 @@ from django.db import models
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from prakerja.accounts.forms import NewPasswordForm
 from prakerja.partners.models import DocumentKind, Kind, LegalForm, Partner, PartyKind, TieRole
 from prakerja.partners.rules import DEFAULT_COMMISSION_CAP_BP
 from prakerja.partners.selectors import cooperation_candidates
@@ -49,23 +50,11 @@ class UnechoedInput(forms.TextInput):
         return None
 
 
-class SignupForm(forms.Form):
+class SignupForm(NewPasswordForm):
+    field_order = ["kind", "name", "email", "password", "password_again"]
     kind = forms.ChoiceField(label=_("We are a"), choices=Kind.choices, widget=forms.RadioSelect)
     name = forms.CharField(label=_("Name of the platform or institution"), max_length=120)
     email = forms.EmailField(label=_("E-mail address of the person who fills in the application"))
-    password = forms.CharField(
-        label=_("Password (at least 10 characters)"),
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-    )
-    password_again = forms.CharField(
-        label=_("Password again"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
-    )
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if data.get("password") and data.get("password") != data.get("password_again"):
-            self.add_error("password_again", _("The two passwords differ."))
-        return data
 
 
 class ApplicationForm(forms.Form):

@@ -21,9 +21,10 @@ from prakerja.accounts.models import Role, User
 from prakerja.accounts.services import ContactTaken, user_create
 from prakerja.core.audit import audit_record
 from prakerja.core.crypto import blind_index, mask
-from prakerja.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PrakerjaError
+from prakerja.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, PrakerjaError, invalid
 from prakerja.core.models import Channel
 from prakerja.core.notifications import notify
+from prakerja.core.uploads import document_check
 from prakerja.identity.rules import Problem
 from prakerja.identity.selectors import nik_check
 from prakerja.partners import rules
@@ -71,12 +72,6 @@ EDITABLE = (
     "accreditation_number",
     "accredited_until",
 )
-DOCUMENT_TYPES = {  # extension -> (content type, the bytes such a file starts with)
-    ".pdf": ("application/pdf", b"%PDF-"),
-    ".png": ("image/png", b"\x89PNG\r\n\x1a\n"),
-    ".jpg": ("image/jpeg", b"\xff\xd8\xff"),
-    ".jpeg": ("image/jpeg", b"\xff\xd8\xff"),
-}
 
 
 class PartnerInvalid(InvalidInput):
@@ -87,11 +82,6 @@ class PartnerInvalid(InvalidInput):
 class PartnerWrongState(Conflict):
     code = "partner_wrong_state"
     message = _("The partner is %(status)s; this step needs it %(needed)s.")
-
-
-class BadDocument(InvalidInput):
-    code = "bad_document"
-    message = _("%(name)s: %(reason)s")
 
 
 class SameOfficer(PrakerjaError):
@@ -106,13 +96,7 @@ class WrongCredentials(NotAuthenticated):
 
 
 def _invalid(problems: list[Problem]) -> PartnerInvalid:
-    return PartnerInvalid(
-        reasons="; ".join(p.message for p in problems),
-        problems=[
-            {"field": p.code.partition(":")[0], "code": p.code.partition(":")[2], "message": p.message}
-            for p in problems
-        ],
-    )
+    return invalid(PartnerInvalid, problems)
 
 
 def _require(partner: Partner, *statuses: str) -> None:
@@ -285,26 +269,11 @@ def trainer_remove(*, trainer: Trainer, actor: Any) -> None:
         trainer.delete()
 
 
-def _sniff(upload: Any) -> tuple[str, bytes]:
-    """The content type the file's name claims, checked against the bytes it starts with; and its content."""
-    suffix = Path(upload.name).suffix.lower()
-    if suffix not in DOCUMENT_TYPES:
-        raise BadDocument(name=upload.name, reason=_("only PDF, PNG or JPEG files are accepted."))
-    if upload.size > settings.UPLOAD_MAX_BYTES:
-        raise BadDocument(name=upload.name, reason=_("the file is larger than 5 MB."))
-    content = upload.read()
-    upload.seek(0)
-    content_type, magic = DOCUMENT_TYPES[suffix]
-    if not content.startswith(magic):
-        raise BadDocument(name=upload.name, reason=_("the file is not the kind its name says."))
-    return content_type, content
-
-
 def document_upload(*, partner: Partner, kind: str, upload: Any, actor: Any) -> Document:
     """Store a document outside the web root after checking its type, size and content."""
     if kind not in DocumentKind.values:
         raise InvalidInput(_("Choose the kind of document."))
-    content_type, content = _sniff(upload)
+    content_type, content = document_check(upload)
     with transaction.atomic():
         partner = _locked(partner)
         _require(partner, PartnerStatus.DRAFT, *IN_GOOD_STANDING)

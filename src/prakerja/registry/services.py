@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -19,10 +18,11 @@ from django.utils.translation import gettext_lazy as _
 
 from prakerja.core import crypto
 from prakerja.core.audit import audit_record, rows_digest
-from prakerja.core.errors import Conflict, InvalidInput, NotFound, PrakerjaError
+from prakerja.core.errors import Conflict, InvalidInput, NotFound, PrakerjaError, problem_dicts
 from prakerja.core.models import Channel
 from prakerja.core.notifications import notify
 from prakerja.core.overload import admission
+from prakerja.core.uploads import document_check
 from prakerja.identity.rules import Problem
 from prakerja.identity.selectors import kk_index, nik_index
 from prakerja.regions.models import Level, Region
@@ -641,12 +641,7 @@ def _register(*, user: Any, data: dict[str, str], consents: Iterable[str], sourc
         today=today,
     )
     if isinstance(read, list):
-        raise InvalidInput(
-            problems=[
-                {"field": p.code.partition(":")[0], "code": p.code.partition(":")[2], "message": p.message}
-                for p in read
-            ]
-        )
+        raise InvalidInput(problems=problem_dicts(read))
     index = nik_index(read.nik)
     if Applicant.objects.filter(nik_index=index).exists():
         raise NikAlreadyRegistered()
@@ -842,9 +837,6 @@ def _aptitude_close(attempt: AptitudeAttempt) -> None:
     )
 
 
-EVIDENCE_TYPES = {".pdf": b"%PDF", ".png": b"\x89PNG", ".jpg": b"\xff\xd8\xff", ".jpeg": b"\xff\xd8\xff"}
-
-
 class AppealNotAllowed(InvalidInput):
     code = "appeal_not_allowed"
     message = _("You can appeal only a rule that you fail now.")
@@ -853,11 +845,6 @@ class AppealNotAllowed(InvalidInput):
 class AppealOpen(Conflict):
     code = "appeal_open"
     message = _("You already have an appeal about this rule. Wait for its outcome.")
-
-
-class BadEvidence(InvalidInput):
-    code = "bad_evidence"
-    message = _("Evidence must be a PDF, PNG or JPEG file of at most 5 MB.")
 
 
 class SameOfficer(PrakerjaError):
@@ -869,20 +856,6 @@ class SameOfficer(PrakerjaError):
 class AppealWrongState(Conflict):
     code = "appeal_wrong_state"
     message = _("This appeal is no longer waiting for that step.")
-
-
-def _check_evidence(evidence: Any) -> None:
-    if evidence is None:
-        return
-    suffix = Path(evidence.name).suffix.lower()
-    head = evidence.read(8)
-    evidence.seek(0)
-    if (
-        suffix not in EVIDENCE_TYPES
-        or not head.startswith(EVIDENCE_TYPES[suffix])
-        or (evidence.size > settings.UPLOAD_MAX_BYTES)
-    ):
-        raise BadEvidence()
 
 
 def appeal_submit(*, applicant: Applicant, rule_code: str, statement: str, evidence: Any = None) -> Appeal:
@@ -900,7 +873,8 @@ def appeal_submit(*, applicant: Applicant, rule_code: str, statement: str, evide
                 }
             ]
         )
-    _check_evidence(evidence)
+    if evidence is not None:
+        document_check(evidence)
     try:
         with transaction.atomic():
             appeal = Appeal.objects.create(

@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.core.audit import audit_record, rows_digest
-from prakerja.core.errors import Conflict, InvalidInput, NotFound
+from prakerja.core.errors import Conflict, InvalidInput, NotFound, invalid
 from prakerja.core.models import Channel, OutboxMessage
 from prakerja.core.money import format_rupiah
 from prakerja.identity.rules import Problem
@@ -76,24 +76,8 @@ class SeedMismatch(InvalidInput):
     message = _("The revealed seed does not match the commitment published for wave %(number)d.")
 
 
-@dataclass(frozen=True)
-class _Reasons:
-    """Problems joined in whatever language is active when the message is shown."""
-
-    problems: list[Problem]
-
-    def __str__(self) -> str:
-        return "; ".join(p.message for p in self.problems)
-
-
 def _invalid(problems: list[Problem]) -> WaveInvalid:
-    return WaveInvalid(
-        reasons=_Reasons(problems),
-        problems=[
-            {"field": p.code.partition(":")[0], "code": p.code.partition(":")[2], "message": p.message}
-            for p in problems
-        ],
-    )
+    return invalid(WaveInvalid, problems)
 
 
 def _require(wave: Wave, *statuses: str) -> None:
