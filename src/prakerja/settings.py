@@ -17,10 +17,13 @@ PRODUCTION = ENV == "production"
 DEMO_SECRET_KEY = "demo-only-not-secret-7f3c1d2e9a8b"
 DEMO_PII_KEY = "ZGVtby1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE="
 DEMO_BLIND_INDEX_KEY = "ZGVtby1vbmx5LWJsaW5kLWluZGV4LWtleS0zMmJ5dGU="
+DEMO_CERTIFICATE_KEY = "ZGVtby1vbmx5LWNlcnRpZmljYXRlLWtleS0zMmJ5dGU="
 
 SECRET_KEY = os.environ.get("PRAKERJA_SECRET_KEY", DEMO_SECRET_KEY)
 PII_KEY = os.environ.get("PRAKERJA_PII_KEY", DEMO_PII_KEY)
 BLIND_INDEX_KEY = os.environ.get("PRAKERJA_BLIND_INDEX_KEY", DEMO_BLIND_INDEX_KEY)
+# The Ed25519 private key (32-byte seed, base64) that signs certificates; its public half is published.
+CERTIFICATE_KEY = os.environ.get("PRAKERJA_CERTIFICATE_KEY", DEMO_CERTIFICATE_KEY)
 
 DEBUG = os.environ.get("PRAKERJA_DEBUG", "false" if PRODUCTION else "true").lower() == "true"
 ALLOWED_HOSTS = os.environ.get("PRAKERJA_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
@@ -45,6 +48,7 @@ INSTALLED_APPS = [
     "prakerja.waves",
     "prakerja.partners",
     "prakerja.catalog",
+    "prakerja.enrolment",
     "prakerja.demo",
 ]
 
@@ -140,6 +144,15 @@ NOTIFY_INLINE = os.environ.get("PRAKERJA_NOTIFY_INLINE", "1") == "1"
 # Load shedding: registrations running at once per process, and how long a request waits for a place.
 REGISTRATION_CONCURRENCY = int(os.environ.get("PRAKERJA_REGISTRATION_CONCURRENCY", "4"))
 ADMISSION_WAIT = float(os.environ.get("PRAKERJA_ADMISSION_WAIT", "0.05"))
+# Enrolment: when vouchers may be redeemed and withdrawn from, and how long a card-link code lives.
+PRAKERJA_REDEEM_BEFORE_HOURS = int(os.environ.get("PRAKERJA_REDEEM_BEFORE_HOURS", "24"))
+PRAKERJA_REDEEM_AFTER_HOURS = int(os.environ.get("PRAKERJA_REDEEM_AFTER_HOURS", "48"))
+PRAKERJA_ONLINE_REDEEM_DAYS = int(os.environ.get("PRAKERJA_ONLINE_REDEEM_DAYS", "30"))
+PRAKERJA_WITHDRAWAL_DAYS = int(os.environ.get("PRAKERJA_WITHDRAWAL_DAYS", "3"))
+PRAKERJA_LINK_CODE_MINUTES = int(os.environ.get("PRAKERJA_LINK_CODE_MINUTES", "10"))
+# Partner API: how long an OAuth2 access token lives, and requests a client may make per minute.
+PRAKERJA_PARTNER_TOKEN_SECONDS = int(os.environ.get("PRAKERJA_PARTNER_TOKEN_SECONDS", "900"))
+PRAKERJA_PARTNER_RATE_PER_MINUTE = int(os.environ.get("PRAKERJA_PARTNER_RATE_PER_MINUTE", "6000"))
 PRAKERJA_TRAINING_PRICE_MAX = int(os.environ.get("PRAKERJA_TRAINING_PRICE_MAX", "5000000"))  # rupiah
 NOTIFY_DIR = Path(os.environ.get("PRAKERJA_NOTIFY_DIR", WORK_DIR / "outbox"))
 EMAIL_HOST = os.environ.get("PRAKERJA_SMTP_HOST", "localhost")
@@ -173,6 +186,8 @@ def _refuse_unsafe_production() -> None:
         problems.append("PRAKERJA_PII_KEY is the demo key")
     if BLIND_INDEX_KEY == DEMO_BLIND_INDEX_KEY:
         problems.append("PRAKERJA_BLIND_INDEX_KEY is the demo key")
+    if CERTIFICATE_KEY == DEMO_CERTIFICATE_KEY:
+        problems.append("PRAKERJA_CERTIFICATE_KEY is the demo key")
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         problems.append("PRAKERJA_DATABASE_URL points at SQLite; production runs on PostgreSQL")
     if DEBUG:
