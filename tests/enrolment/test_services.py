@@ -224,3 +224,22 @@ def test_impossible_completions_are_named() -> None:
     assert "overlapping_attendance" in rules.completion_problems(
         redeemed_at=t0, completed_at=t0 + 20 * h, hours=8, attended=overlapping
     )
+
+
+def test_expired_vouchers_are_refunded_and_live_ones_kept(cards, platform, sell, settings) -> None:
+    card = cards[0]
+    link(card, platform)
+    online, offline = sell(price=100_000), sell(price=200_000, mode="offline")
+    start = balance(card.account_code)
+    old = services.purchase_create(platform=platform, card_number=card.number, training_id=online.pk)
+    fresh = services.purchase_create(platform=platform, card_number=card.number, training_id=online.pk)
+    in_person = services.purchase_create(platform=platform, card_number=card.number, training_id=offline.pk)
+    old.created_at = timezone.now() - timedelta(days=settings.PRAKERJA_ONLINE_REDEEM_DAYS + 1)
+    old.save(update_fields=["created_at"])
+    assert services.vouchers_expire() == 1
+    later = timezone.now() + timedelta(days=3)  # the in-person session (in 2 hours) has passed by then
+    assert services.vouchers_expire(now=later) == 1
+    statuses = {p.pk: p.status for p in card.purchases.all()}
+    assert statuses == {old.pk: "cancelled", fresh.pk: "paid", in_person.pk: "cancelled"}
+    assert balance(card.account_code) == start - 100_000
+    assert services.vouchers_expire(now=later) == 0

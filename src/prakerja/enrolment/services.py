@@ -10,7 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -495,3 +495,28 @@ def training_rate(*, purchase: Purchase, applicant: Any, rating: int, text: str)
     if purchase.status != PurchaseStatus.COMPLETED:
         raise PrakerjaError(_("You can rate a training after you complete it."), code="not_completed")
     return review_submit(training=purchase.training, applicant=applicant, rating=rating, text=text)
+
+
+def vouchers_expire(*, now: datetime | None = None) -> int:
+    """Cancel and refund each unredeemed voucher whose redeem window has closed (run daily); how many."""
+    now = now or timezone.now()
+    # An in-person voucher may be redeemed until the window of the training's last session closes.
+    last_start = Max("training__sessions__starts_at", filter=~Q(training__sessions__village_code=""))
+    expired = (
+        Purchase.objects.filter(status=PurchaseStatus.PAID)
+        .annotate(last_start=last_start)
+        .filter(
+            Q(
+                last_start__isnull=True,
+                created_at__lt=now - timedelta(days=settings.PRAKERJA_ONLINE_REDEEM_DAYS),
+            )
+            | Q(last_start__lt=now - timedelta(hours=settings.PRAKERJA_REDEEM_AFTER_HOURS))
+        )
+    )
+    count = 0
+    for purchase in expired.iterator(chunk_size=1000):
+        purchase_cancel(
+            purchase=purchase, actor="system:expiry", reason="voucher expired", by_participant=False
+        )
+        count += 1
+    return count
