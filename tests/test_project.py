@@ -37,6 +37,7 @@ def test_production_starts_with_real_secrets_on_postgres() -> None:
         PRAKERJA_SECRET_KEY="a-long-real-secret-0123456789abcdef",
         PRAKERJA_PII_KEY=key,
         PRAKERJA_BLIND_INDEX_KEY="b3RoZXIta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtbG9uZw==",
+        PRAKERJA_CERTIFICATE_KEY="Y2VydGlmaWNhdGUta2V5LW9mLTMyLWJ5dGVzLWxvbmchIQ==",
         PRAKERJA_DATABASE_URL="postgres://prakerja@db.internal/prakerja",
     )
     assert result.returncode == 0, result.stderr

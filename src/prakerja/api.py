@@ -8,6 +8,7 @@ from prakerja.accounts.api import router as accounts_router
 from prakerja.catalog.api import router as catalog_router
 from prakerja.core.api import install_error_handlers
 from prakerja.identity.api import router as identity_router
+from prakerja.partners.api import router as partner_router
 from prakerja.regions.api import router as regions_router
 from prakerja.registry.api import router as registry_router
 from prakerja.waves.api import router as waves_router
@@ -37,3 +38,4 @@ api.add_router("/accounts", accounts_router)
 api.add_router("/registry", registry_router)
 api.add_router("/waves", waves_router)
 api.add_router("/trainings", catalog_router)
+api.add_router("/partner", partner_router)

@@ -150,9 +150,12 @@ PRAKERJA_REDEEM_AFTER_HOURS = int(os.environ.get("PRAKERJA_REDEEM_AFTER_HOURS", 
 PRAKERJA_ONLINE_REDEEM_DAYS = int(os.environ.get("PRAKERJA_ONLINE_REDEEM_DAYS", "30"))
 PRAKERJA_WITHDRAWAL_DAYS = int(os.environ.get("PRAKERJA_WITHDRAWAL_DAYS", "3"))
 PRAKERJA_LINK_CODE_MINUTES = int(os.environ.get("PRAKERJA_LINK_CODE_MINUTES", "10"))
+PRAKERJA_PUBLIC_URL = os.environ.get("PRAKERJA_PUBLIC_URL", "http://127.0.0.1:8000")  # on certificates
 # Partner API: how long an OAuth2 access token lives, and requests a client may make per minute.
 PRAKERJA_PARTNER_TOKEN_SECONDS = int(os.environ.get("PRAKERJA_PARTNER_TOKEN_SECONDS", "900"))
 PRAKERJA_PARTNER_RATE_PER_MINUTE = int(os.environ.get("PRAKERJA_PARTNER_RATE_PER_MINUTE", "6000"))
+# How long a request waits for another with the same Idempotency-Key to finish before a 409 (PostgreSQL).
+PRAKERJA_IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("PRAKERJA_IDEMPOTENCY_WAIT_SECONDS", "10"))
 PRAKERJA_TRAINING_PRICE_MAX = int(os.environ.get("PRAKERJA_TRAINING_PRICE_MAX", "5000000"))  # rupiah
 NOTIFY_DIR = Path(os.environ.get("PRAKERJA_NOTIFY_DIR", WORK_DIR / "outbox"))
 EMAIL_HOST = os.environ.get("PRAKERJA_SMTP_HOST", "localhost")

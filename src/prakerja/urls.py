@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("prakerja.registry.urls")),
     path("", include("prakerja.waves.urls")),
     path("", include("prakerja.catalog.urls")),
+    path("", include("prakerja.enrolment.urls")),
     path("", include("prakerja.partners.urls")),
     path("", include("prakerja.accounts.urls")),
 ]

@@ -18,14 +18,35 @@ def problem(status: int, code: str, title: str, detail: str, **extra: object) ->
     )
 
 
+def problem_body(exc: PrakerjaError) -> dict[str, object]:
+    """The problem+json document of an error, in the active language."""
+    body: dict[str, object] = {
+        "type": f"urn:prakerja:problem:{exc.code}",
+        "title": exc.code.replace("_", " "),
+        "status": exc.status,
+        "detail": exc.detail,
+    }
+    if isinstance(exc, InvalidInput) and exc.problems:
+        body["problems"] = exc.problems
+    return body
+
+
+def problem_response(exc: PrakerjaError) -> HttpResponse:
+    """An error as an RFC 9457 response, with its headers (Retry-After, WWW-Authenticate)."""
+    response = HttpResponse(
+        json.dumps(problem_body(exc), ensure_ascii=False),
+        status=exc.status,
+        content_type="application/problem+json",
+    )
+    for name, value in exc.headers().items():
+        response[name] = value
+    return response
+
+
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(PrakerjaError)
     def prakerja_error(request: HttpRequest, exc: PrakerjaError) -> HttpResponse:
-        extra = {"problems": exc.problems} if isinstance(exc, InvalidInput) and exc.problems else {}
-        response = problem(exc.status, exc.code, exc.code.replace("_", " "), exc.detail, **extra)
-        if exc.retry_after is not None:
-            response["Retry-After"] = str(exc.retry_after)
-        return response
+        return problem_response(exc)
 
     @api.exception_handler(ValidationError)
     def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:

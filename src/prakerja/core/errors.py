@@ -15,6 +15,7 @@ class PrakerjaError(Exception):
     code = "bad_request"
     message: Any = _("The request could not be processed.")
     retry_after: int | None = None  # seconds, sent as Retry-After
+    www_authenticate: str | None = None  # the challenge sent with a 401 or 403 of a token-protected API
 
     def __init__(self, message: Any = None, *, code: str | None = None, **params: Any) -> None:
         if message is not None:
@@ -29,6 +30,15 @@ class PrakerjaError(Exception):
         """The message in the active language, with its parameters filled in."""
         text = str(self.message)
         return text % self.params if self.params else text
+
+    def headers(self) -> dict[str, str]:
+        """The HTTP headers that go with this error."""
+        headers = {}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        if self.www_authenticate is not None:
+            headers["WWW-Authenticate"] = self.www_authenticate
+        return headers
 
     def in_both_languages(self) -> str:
         """Indonesian, then English: for the command line and files read by people of either."""

@@ -25,6 +25,6 @@ class ErrorPageMiddleware:
             return redirect_to_login(request.get_full_path())
         template = "core/_error.html" if getattr(request, "htmx", False) else "core/error.html"
         response = render(request, template, {"error": exc}, status=exc.status)
-        if exc.retry_after is not None:
-            response["Retry-After"] = str(exc.retry_after)
+        for name, value in exc.headers().items():
+            response[name] = value
         return response

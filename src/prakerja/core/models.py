@@ -77,3 +77,37 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} #{self.pk} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a write sent with an Idempotency-Key; a retry with the same key gets it again."""
+
+    owner = models.CharField(max_length=64)  # who sent it, e.g. "partner:12": keys are per client
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # SHA-256 of method, path and canonical body
+    # Null only inside the transaction that runs the request; never committed that way.
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+    content_type = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="one_record_per_owner_key")]
+        verbose_name = _("idempotency record")
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key} -> {self.status_code}"
+
+
+class RateWindow(models.Model):
+    """Requests counted for one key in one fixed window (a minute number since the epoch)."""
+
+    key = models.CharField(max_length=100)
+    window = models.BigIntegerField()
+    hits = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["key", "window"], name="one_count_per_key_window")]
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.window}: {self.hits}"

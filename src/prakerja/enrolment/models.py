@@ -98,6 +98,11 @@ class Certificate(models.Model):
 
     purchase = models.OneToOneField(Purchase, on_delete=models.PROTECT, related_name="certificate")
     code = models.CharField(max_length=16, unique=True)
+    # What the signature covers, as it was at completion: later renames do not void a genuine certificate.
+    holder_name = models.CharField(max_length=150)
+    training_title = models.CharField(max_length=200)
+    institution_name = models.CharField(max_length=200)
+    completed_on = models.DateField()
     issued_at = models.DateTimeField()
     signature = models.CharField(max_length=100, help_text=_("Ed25519 signature of the signed text, base64."))
 

@@ -461,25 +461,29 @@ def completion_report(*, institution: Partner, code: str) -> Certificate:
         now = timezone.now()
         purchase.status, purchase.completed_at = PurchaseStatus.COMPLETED, now
         purchase.save(update_fields=["status", "completed_at"])
-        certificate_code = rules.new_code(12)
-        text = rules.certificate_text(
-            code=certificate_code,
-            name=purchase.card.applicant.full_name,
-            training=purchase.training.title_id,
-            institution=purchase.institution.name,
-            completed_on=timezone.localdate(now).isoformat(),
-        )
-        certificate = Certificate.objects.create(
+        certificate = Certificate(
             purchase=purchase,
-            code=certificate_code,
+            code=rules.new_code(12),
+            holder_name=purchase.card.applicant.full_name,
+            training_title=purchase.training.title_id,
+            institution_name=purchase.institution.name,
+            completed_on=timezone.localdate(now),
             issued_at=now,
-            signature=base64.b64encode(_signing_key().sign(text)).decode(),
         )
+        text = rules.certificate_text(
+            code=certificate.code,
+            name=certificate.holder_name,
+            training=certificate.training_title,
+            institution=certificate.institution_name,
+            completed_on=certificate.completed_on.isoformat(),
+        )
+        certificate.signature = base64.b64encode(_signing_key().sign(text)).decode()
+        certificate.save()
         audit_record(
             actor=f"partner:{institution.pk}",
             action="enrolment.completed",
             obj=purchase,
-            after={"certificate": certificate_code},
+            after={"certificate": certificate.code},
         )
     return certificate
 

@@ -310,3 +310,24 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return self.client_id
+
+
+class AccessToken(models.Model):
+    """An OAuth2 access token of a credential; only a keyed digest of the token is kept."""
+
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="access_tokens")
+    digest = models.CharField(max_length=64, unique=True)
+    scopes = models.CharField(max_length=300)  # space-separated, as OAuth2 writes them
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["credential", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"token {self.pk} of {self.credential_id}"
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())

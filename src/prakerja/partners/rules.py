@@ -168,3 +168,28 @@ def linked_pairs(
 def commission(price: int, cap_bp: int) -> int:
     """The most a platform may keep of a sale: price x cap, rounded down to whole rupiah."""
     return price * cap_bp // 10_000
+
+
+# OAuth2 scopes of the partner API: what a client of each kind may be granted.
+SCOPES = {
+    PLATFORM: ("purchases:write", "purchases:read", "cards:link", "webhooks:read"),
+    INSTITUTION: (
+        "redemptions:write",
+        "attendance:write",
+        "completions:write",
+        "participants:read",
+        "webhooks:read",
+    ),
+}
+ALL_SCOPES = frozenset(scope for scopes in SCOPES.values() for scope in scopes)
+
+
+def scope_grant(kind: str, requested: str | None) -> tuple[str, ...] | None:
+    """The scopes granted for an OAuth2 `scope` (all the kind's when empty); None if one is not the kind's."""
+    allowed = SCOPES[kind]
+    if requested is None or not requested.strip():
+        return allowed
+    wanted = set(requested.split())
+    if not wanted <= set(allowed):
+        return None
+    return tuple(s for s in allowed if s in wanted)

@@ -5,7 +5,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import UTC, date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from prakerja.identity.rules import Problem
 from prakerja.identity.selectors import nik_check
 from prakerja.partners import rules
 from prakerja.partners.models import (
+    AccessToken,
     Agreement,
     ConflictOfInterest,
     ConflictStatus,
@@ -93,6 +94,32 @@ class SameOfficer(PrakerjaError):
 class WrongCredentials(NotAuthenticated):
     code = "invalid_client"
     message = _("The client id or secret is wrong, or the credential was revoked.")
+
+
+# The partner API's OAuth2 realm, named in every WWW-Authenticate challenge.
+REALM = "prakerja-partner"
+
+
+class InvalidScope(PrakerjaError):
+    code = "invalid_scope"
+    message = _("A scope asked for is not one a %(kind)s may have; it may have: %(allowed)s.")
+
+
+class TokenInvalid(NotAuthenticated):
+    code = "invalid_token"
+    message = _("The access token is not valid: it is unknown or was revoked. Ask for a new one.")
+    www_authenticate = (
+        f'Bearer realm="{REALM}", error="invalid_token", '
+        'error_description="The access token is unknown or was revoked"'
+    )
+
+
+class TokenExpired(NotAuthenticated):
+    code = "token_expired"
+    message = _("The access token expired at %(at)s (UTC). Ask for a new one.")
+    www_authenticate = (
+        f'Bearer realm="{REALM}", error="invalid_token", error_description="The access token expired"'
+    )
 
 
 def _invalid(problems: list[Problem]) -> PartnerInvalid:
@@ -668,6 +695,7 @@ def credential_revoke(*, credential: Credential, officer: Any) -> Credential:
         if credential.revoked_at is None:
             credential.revoked_at, credential.revoked_by = timezone.now(), officer
             credential.save(update_fields=["revoked_at", "revoked_by"])
+            credential.access_tokens.filter(revoked_at=None).update(revoked_at=credential.revoked_at)
             audit_record(
                 actor=officer,
                 action="partners.credential_revoked",
@@ -687,8 +715,8 @@ def credential_rotate(*, credential: Credential, officer: Any) -> tuple[Credenti
     return issued
 
 
-def credential_authenticate(*, client_id: str, secret: str) -> Partner:
-    """The integrated partner a live credential belongs to; the same error for every kind of failure."""
+def credential_check(*, client_id: str, secret: str) -> Credential:
+    """The live credential of an integrated partner these match; the same error for every kind of failure."""
     credential = (
         Credential.objects.select_related("partner").filter(client_id=client_id, revoked_at=None).first()
     )
@@ -697,7 +725,52 @@ def credential_authenticate(*, client_id: str, secret: str) -> Partner:
         raise WrongCredentials()
     if credential.partner.status != PartnerStatus.INTEGRATED:
         raise WrongCredentials()
-    return credential.partner
+    return credential
+
+
+def credential_authenticate(*, client_id: str, secret: str) -> Partner:
+    """The integrated partner a live credential belongs to; the same error for every kind of failure."""
+    return credential_check(client_id=client_id, secret=secret).partner
+
+
+def token_issue(*, credential: Credential, scope: str | None) -> tuple[AccessToken, str]:
+    """An OAuth2 access token for a checked credential and the scopes asked; the token is returned once."""
+    kind = credential.partner.kind
+    granted = rules.scope_grant(kind, scope)
+    if granted is None:
+        raise InvalidScope(kind=kind, allowed=" ".join(rules.SCOPES[kind]))
+    token = secrets.token_urlsafe(32)  # 256 random bits
+    now = timezone.now()
+    with transaction.atomic():
+        # Tokens long expired say nothing any more: each client's are cleared as it asks for new ones.
+        AccessToken.objects.filter(credential=credential, expires_at__lt=now - timedelta(days=1)).delete()
+        access = AccessToken.objects.create(
+            credential=credential,
+            digest=_digest(token),
+            scopes=" ".join(granted),
+            issued_at=now,
+            expires_at=now + timedelta(seconds=settings.PRAKERJA_PARTNER_TOKEN_SECONDS),
+        )
+    return access, token
+
+
+def token_resolve(*, token: str) -> AccessToken:
+    """The live access token with its credential and partner, checked at each use: revoking is immediate."""
+    access = (
+        AccessToken.objects.select_related("credential__partner").filter(digest=_digest(token)).first()
+        if 0 < len(token) <= 100
+        else None
+    )
+    if (
+        access is None
+        or access.revoked_at is not None
+        or access.credential.revoked_at is not None
+        or access.credential.partner.status != PartnerStatus.INTEGRATED
+    ):
+        raise TokenInvalid()
+    if access.expires_at <= timezone.now():
+        raise TokenExpired(at=access.expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
+    return access
 
 
 # --- standing -------------------------------------------------------------------------------------------
@@ -715,6 +788,10 @@ def partner_suspend(*, partner: Partner, reason: str, officer: Any) -> Partner:
         before = partner.status
         partner.status, partner.status_note = PartnerStatus.SUSPENDED, reason.strip()[:500]
         partner.save(update_fields=["status", "status_note"])
+        # Its tokens would work again on reinstatement otherwise; the partner asks for new ones then.
+        AccessToken.objects.filter(credential__partner=partner, revoked_at=None).update(
+            revoked_at=timezone.now()
+        )
         audit_record(
             actor=officer,
             action="partners.suspended",
