@@ -7,6 +7,7 @@ from ninja import NinjaAPI, Schema
 from prakerja.accounts.api import router as accounts_router
 from prakerja.catalog.api import router as catalog_router
 from prakerja.core.api import install_error_handlers
+from prakerja.enrolment.api import router as enrolment_partner_router
 from prakerja.identity.api import router as identity_router
 from prakerja.partners.api import router as partner_router
 from prakerja.regions.api import router as regions_router
@@ -39,3 +40,4 @@ api.add_router("/registry", registry_router)
 api.add_router("/waves", waves_router)
 api.add_router("/trainings", catalog_router)
 api.add_router("/partner", partner_router)
+api.add_router("/partner", enrolment_partner_router)
