@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from ninja.decorators import decorate_view
 from ninja.operation import Operation
 
+from prakerja.core.crypto import decrypt, encrypt
 from prakerja.core.errors import PrakerjaError
 from prakerja.core.models import IdempotencyRecord
 
@@ -99,6 +100,7 @@ class _Run:
     atomic: Any = None
     record: IdempotencyRecord | None = None
     keep: bool = False
+    sealed: bool = False
 
     def begin(self) -> None:
         self.atomic = transaction.atomic()
@@ -115,8 +117,11 @@ class _Run:
                 if self.keep and response.status_code < 500:
                     self.record.status_code = response.status_code
                     self.record.content_type = response.get("Content-Type", "")
-                    self.record.response_body = _body_of(response)
-                    self.record.save(update_fields=["status_code", "content_type", "response_body"])
+                    body = _body_of(response)
+                    if self.sealed:  # an answer carrying a secret is kept encrypted, like personal data
+                        body = encrypt(json.dumps(body, ensure_ascii=False))
+                    self.record.response_body, self.record.sealed = body, self.sealed
+                    self.record.save(update_fields=["status_code", "content_type", "response_body", "sealed"])
                 else:
                     transaction.set_rollback(True)
         except BaseException:
@@ -142,7 +147,7 @@ def _body_of(response: HttpResponse) -> Any:
 
 
 def _replay(record: IdempotencyRecord) -> HttpResponse:
-    body = record.response_body
+    body = json.loads(decrypt(str(record.response_body))) if record.sealed else record.response_body
     if body is None:
         content = ""
     elif "json" in record.content_type:
@@ -220,8 +225,9 @@ def _document(operation: Operation) -> None:
     operation.openapi_extra = extra
 
 
-def idempotent(*, owner_of: Callable[[HttpRequest], str]) -> Callable[[ViewT], ViewT]:
-    """Make a ninja write endpoint idempotent per owner and Idempotency-Key; put it under @router.post."""
+def idempotent(*, owner_of: Callable[[HttpRequest], str], sealed: bool = False) -> Callable[[ViewT], ViewT]:
+    """Make a ninja write endpoint idempotent per owner and Idempotency-Key; put it under @router.post.
+    `sealed` keeps the stored answer encrypted, for answers that carry a secret shown once."""
 
     def decorate(view: ViewT) -> ViewT:
         if inspect.iscoroutinefunction(view):
@@ -241,6 +247,7 @@ def idempotent(*, owner_of: Callable[[HttpRequest], str]) -> Callable[[ViewT], V
             if not 0 < len(owner) <= 64:
                 raise ValueError("owner_of() must name the client in 1 to 64 characters")
             state.begin()
+            state.sealed = sealed
             record, replay = _claim(owner, key, fingerprint)
             if replay is not None:
                 return replay

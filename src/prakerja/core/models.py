@@ -88,6 +88,7 @@ class IdempotencyRecord(models.Model):
     # Null only inside the transaction that runs the request; never committed that way.
     status_code = models.PositiveSmallIntegerField(null=True)
     response_body = models.JSONField(null=True)
+    sealed = models.BooleanField(default=False, help_text="The body is encrypted: it carries a secret.")
     content_type = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -34,6 +34,7 @@ from prakerja.enrolment.models import (
 from prakerja.ledger.services import account_open, entry_post
 from prakerja.partners.models import Kind, Partner, PartnerStatus
 from prakerja.partners.selectors import IN_GOOD_STANDING
+from prakerja.partners.services import webhook_enqueue
 from prakerja.waves.models import Card, CardStatus
 
 ESCROW_ACCOUNT = "escrow:vouchers"  # balances held for vouchers not redeemed yet
@@ -245,6 +246,17 @@ def purchase_create(*, platform: Partner, card_number: str, training_id: int) ->
                         }
                     ),
                 )
+                webhook_enqueue(
+                    partner=platform,
+                    event_type="purchase.created",
+                    data={
+                        "purchase_id": purchase.pk,
+                        "training_id": training.pk,
+                        "price": purchase.price,
+                        "status": purchase.status,
+                        "created_at": now,
+                    },
+                )
             return purchase
         except IntegrityError:
             continue
@@ -281,6 +293,16 @@ def purchase_cancel(*, purchase: Purchase, actor: Any, reason: str, by_participa
         Training.objects.filter(pk=purchase.training_id).update(sold=F("sold") - 1)
         Listing.objects.filter(pk=purchase.listing_id).update(sold=F("sold") - 1)
         audit_record(actor=actor, action="enrolment.cancelled", obj=purchase, after={"reason": reason})
+        webhook_enqueue(
+            partner=purchase.platform,
+            event_type="purchase.cancelled",
+            data={
+                "purchase_id": purchase.pk,
+                "training_id": purchase.training_id,
+                "status": purchase.status,
+                "cancelled_at": now,
+            },
+        )
     return purchase
 
 
@@ -358,6 +380,17 @@ def voucher_redeem(*, institution: Partner, code: str, session_id: int | None = 
         )
         purchase.save(update_fields=["status", "redeemed_at", "redeemed_session"])
         audit_record(actor=f"partner:{institution.pk}", action="enrolment.redeemed", obj=purchase)
+        webhook_enqueue(
+            partner=[purchase.platform, institution],
+            event_type="voucher.redeemed",
+            data={
+                "purchase_id": purchase.pk,
+                "training_id": purchase.training_id,
+                "status": purchase.status,
+                "redeemed_at": now,
+                "session_id": purchase.redeemed_session_id,
+            },
+        )
     return purchase
 
 
@@ -484,6 +517,18 @@ def completion_report(*, institution: Partner, code: str) -> Certificate:
             action="enrolment.completed",
             obj=purchase,
             after={"certificate": certificate.code},
+        )
+        from prakerja.enrolment.selectors import verify_url  # selectors imports this module
+
+        webhook_enqueue(
+            partner=[purchase.platform, purchase.institution],
+            event_type="certificate.issued",
+            data={
+                "purchase_id": purchase.pk,
+                "certificate_code": certificate.code,
+                "verify_url": verify_url(certificate.code),
+                "completed_on": certificate.completed_on,
+            },
         )
     return certificate
 

@@ -1,23 +1,26 @@
 """The partner API at /api/v1/partner/: OAuth2 client-credentials tokens, Bearer authentication with
-scopes and per-client rate limits. Partner endpoints are added to `router`; see docs/partner-api.md."""
+scopes and per-client rate limits, webhook settings and delivery log. Partner endpoints are added to
+`router`; see docs/partner-api.md."""
 
 import base64
 import binascii
 from collections.abc import Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_post_parameters
-from ninja import Form, Router, Schema
+from ninja import Field, Form, Query, Router, Schema
 from ninja.security import HttpBearer
 
 from prakerja.core.errors import Forbidden, NotAuthenticated, PrakerjaError
+from prakerja.core.idempotency import idempotent
 from prakerja.core.ratelimit import rate_limit
-from prakerja.partners import rules, services
-from prakerja.partners.models import Credential, Partner
+from prakerja.partners import rules, selectors, services
+from prakerja.partners.models import Credential, Partner, WebhookMessage, WebhookStatus
 from prakerja.partners.services import REALM, WrongCredentials
 
 router = Router(tags=["partner"])
@@ -181,3 +184,112 @@ def token(
     for name, value in _NO_STORE.items():
         response[name] = value
     return response
+
+
+# --- webhooks -------------------------------------------------------------------------------------------
+
+
+class WebhookEndpointIn(Schema):
+    url: str = Field(..., max_length=500, description="https:// address that receives the POSTs.")
+    rotate_secret: bool = Field(False, description="Issue a new signing secret (the old one stops at once).")
+
+
+class WebhookEndpointOut(Schema):
+    url: str
+    secret: str | None = Field(
+        None, description="The `whsec_…` signing secret: only when new, shown in this answer alone."
+    )
+
+
+class WebhookDeliveryOut(Schema):
+    event_id: str
+    event_type: str
+    created_at: datetime
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str
+    delivered_at: datetime | None
+    payload: dict[str, Any]
+
+
+class WebhookDeliveriesOut(Schema):
+    count: int
+    page: int
+    per_page: int
+    items: list[WebhookDeliveryOut]
+
+
+DELIVERIES_PER_PAGE = 50
+
+
+def _delivery_out(message: WebhookMessage) -> WebhookDeliveryOut:
+    return WebhookDeliveryOut(
+        event_id=message.event_id,
+        event_type=message.event_type,
+        created_at=message.created_at,
+        status=message.status,
+        attempts=message.attempts,
+        next_attempt_at=message.next_attempt_at if message.status == WebhookStatus.PENDING else None,
+        last_status_code=message.last_status_code,
+        last_error=message.last_error,
+        delivered_at=message.delivered_at,
+        payload=message.payload,
+    )
+
+
+@router.put(
+    "/webhooks/endpoint",
+    response=WebhookEndpointOut,
+    auth=PartnerAuth(scopes=["webhooks:write"]),
+    summary="Set the webhook address (a first one, or a rotation, returns the signing secret once)",
+)
+@idempotent(owner_of=partner_owner, sealed=True)
+def webhook_endpoint_put(request: HttpRequest, data: WebhookEndpointIn) -> WebhookEndpointOut:
+    """Set where this partner's webhooks go; the secret is in the answer only when it is new."""
+    partner = request_partner(request)
+    endpoint, secret = services.webhook_endpoint_set(
+        partner=partner, url=data.url, actor=partner_owner(request)
+    )
+    if data.rotate_secret and secret is None:
+        endpoint, secret = services.webhook_secret_rotate(partner=partner, actor=partner_owner(request))
+    return WebhookEndpointOut(url=endpoint.url, secret=secret)
+
+
+@router.get(
+    "/webhooks/deliveries",
+    response=WebhookDeliveriesOut,
+    auth=PartnerAuth(scopes=["webhooks:read"]),
+    summary="This partner's webhook messages and their delivery, newest first",
+)
+def webhook_deliveries(
+    request: HttpRequest,
+    status: Literal["pending", "delivered", "failed"] | None = None,
+    page: int = Query(1, ge=1),
+) -> WebhookDeliveriesOut:
+    """The delivery log: only this partner's own messages, 50 a page."""
+    rows = selectors.webhook_messages(request_partner(request), status=status or "")
+    start = (page - 1) * DELIVERIES_PER_PAGE
+    items = list(rows[start : start + DELIVERIES_PER_PAGE])
+    return WebhookDeliveriesOut(
+        count=rows.count(),
+        page=page,
+        per_page=DELIVERIES_PER_PAGE,
+        items=[_delivery_out(m) for m in items],
+    )
+
+
+@router.post(
+    "/webhooks/deliveries/{event_id}/replay",
+    response=WebhookDeliveryOut,
+    auth=PartnerAuth(scopes=["webhooks:write"]),
+    summary="Send a delivered or failed webhook message again",
+)
+@idempotent(owner_of=partner_owner)
+def webhook_replay(request: HttpRequest, event_id: str) -> WebhookDeliveryOut:
+    """Put the message back in the queue from a fresh retry schedule; another partner's is not found."""
+    message = services.webhook_replay(
+        event_id=event_id, partner=request_partner(request), actor=partner_owner(request)
+    )
+    return _delivery_out(message)

@@ -229,3 +229,12 @@ class ConflictForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+class WebhookEndpointForm(forms.Form):
+    url = forms.CharField(
+        label=_("Webhook address"),
+        max_length=500,
+        widget=forms.URLInput(attrs={"placeholder": "https://"}),
+        help_text=_("Prakerja POSTs each event here as JSON, signed by the Standard Webhooks scheme."),
+    )

@@ -5,6 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from prakerja.core.crypto import EncryptedTextField
+
 
 class Kind(models.TextChoices):
     PLATFORM = "platform", _("Digital platform")
@@ -331,3 +333,60 @@ class AccessToken(models.Model):
     @property
     def scope_set(self) -> frozenset[str]:
         return frozenset(self.scopes.split())
+
+
+class WebhookEndpoint(models.Model):
+    """Where a partner receives its webhooks (Standard Webhooks), with the secret they are signed with."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("webhook address"), max_length=500)
+    # The `whsec_…` secret is needed in clear to sign each delivery, so it is encrypted, not digested.
+    secret = EncryptedTextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner"], condition=models.Q(active=True), name="one_active_webhook_endpoint"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"webhook endpoint of {self.partner_id}"
+
+
+class WebhookStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+
+
+class WebhookMessage(models.Model):
+    """One event for one partner, stored with the data that caused it and delivered by `webhooks deliver`."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="webhook_messages")
+    event_id = models.CharField(max_length=40, unique=True)  # `webhook-id`: the same on every retry
+    event_type = models.CharField(max_length=40)
+    payload = models.JSONField()
+    created_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=WebhookStatus.choices, default=WebhookStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=200, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # The delivery queue: only pending messages, in the order they fall due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="webhook_queue",
+            ),
+            models.Index(fields=["partner", "status", "-id"], name="webhook_log"),
+        ]
+
+    def __str__(self) -> str:
+        return self.event_id

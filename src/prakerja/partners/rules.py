@@ -5,6 +5,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.utils.translation import gettext_lazy as _
 
@@ -172,13 +173,14 @@ def commission(price: int, cap_bp: int) -> int:
 
 # OAuth2 scopes of the partner API: what a client of each kind may be granted.
 SCOPES = {
-    PLATFORM: ("purchases:write", "purchases:read", "cards:link", "webhooks:read"),
+    PLATFORM: ("purchases:write", "purchases:read", "cards:link", "webhooks:read", "webhooks:write"),
     INSTITUTION: (
         "redemptions:write",
         "attendance:write",
         "completions:write",
         "participants:read",
         "webhooks:read",
+        "webhooks:write",
     ),
 }
 ALL_SCOPES = frozenset(scope for scopes in SCOPES.values() for scope in scopes)
@@ -193,3 +195,27 @@ def scope_grant(kind: str, requested: str | None) -> tuple[str, ...] | None:
     if not wanted <= set(allowed):
         return None
     return tuple(s for s in allowed if s in wanted)
+
+
+# Webhooks to partners (Standard Webhooks): the events sent, and when a failed delivery is tried again.
+WEBHOOK_EVENTS = ("purchase.created", "purchase.cancelled", "voucher.redeemed", "certificate.issued")
+# The Standard Webhooks schedule: the first try at once, then after each failure these waits; then it fails.
+WEBHOOK_RETRY_DELAYS = (
+    timedelta(seconds=5),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+    timedelta(hours=5),
+    timedelta(hours=10),
+    timedelta(hours=10),
+)
+WEBHOOK_MAX_ATTEMPTS = len(WEBHOOK_RETRY_DELAYS) + 1
+
+
+def webhook_retry_delay(attempts: int) -> timedelta | None:
+    """The wait before the next try after `attempts` failed ones; None once the message has failed."""
+    if attempts < 1:
+        return timedelta(0)
+    if attempts > len(WEBHOOK_RETRY_DELAYS):
+        return None
+    return WEBHOOK_RETRY_DELAYS[attempts - 1]

@@ -17,6 +17,8 @@ from prakerja.partners.models import (
     Screening,
     Verdict,
     VerdictStatus,
+    WebhookEndpoint,
+    WebhookMessage,
 )
 
 # An approved partner stays in good standing through its agreement and integration; suspension ends it.
@@ -106,3 +108,16 @@ def listing_problem(*, platform: Partner, institution: Partner) -> Problem | Non
             _("The platform and the institution share owners; the programme office has not decided yet."),
         )
     return None
+
+
+def webhook_endpoint(partner: Partner) -> WebhookEndpoint | None:
+    """The partner's active webhook endpoint, or None."""
+    return WebhookEndpoint.objects.filter(partner=partner, active=True).first()
+
+
+def webhook_messages(partner: Partner, *, status: str = "") -> QuerySet[WebhookMessage]:
+    """The partner's own webhook messages, newest first, of one status or all."""
+    rows = WebhookMessage.objects.filter(partner=partner)
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-id")

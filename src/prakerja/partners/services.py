@@ -1,21 +1,32 @@
 """Partner writes: sign up, fill and submit an application, screen it (maker-checker), record the agreement,
 issue API credentials, declare owners and cooperation, detect and decide conflicts of interest, suspend."""
 
+import base64
 import hashlib
 import hmac
+import http.client
+import ipaddress
+import json
+import logging
 import secrets
-from collections.abc import Iterable, Mapping
-from datetime import UTC, date, timedelta
+import urllib.error
+import urllib.request
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator, validate_email
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from standardwebhooks import Webhook
 
 from prakerja.accounts.models import Role, User
 from prakerja.accounts.services import ContactTaken, user_create
@@ -50,8 +61,13 @@ from prakerja.partners.models import (
     Trainer,
     Verdict,
     VerdictStatus,
+    WebhookEndpoint,
+    WebhookMessage,
+    WebhookStatus,
 )
 from prakerja.partners.selectors import IN_GOOD_STANDING
+
+log = logging.getLogger(__name__)
 
 ROLE_OF_KIND = {Kind.PLATFORM: Role.PLATFORM_STAFF, Kind.INSTITUTION: Role.INSTITUTION_STAFF}
 # The application's own fields a partner may fill while it is a draft.
@@ -899,3 +915,291 @@ def partner_get(pk: int) -> Partner:
     if partner is None:
         raise NotFound()
     return partner
+
+
+# --- webhooks to partners (Standard Webhooks) ------------------------------------------------------------
+
+
+class WebhookUrlInvalid(InvalidInput):
+    code = "webhook_url_invalid"
+    message = _("The webhook address is not accepted: %(reason)s")
+
+
+class WebhookMessageUnknown(NotFound):
+    code = "webhook_message_unknown"
+    message = _("There is no such webhook message for your organisation.")
+
+
+class WebhookNotReplayable(Conflict):
+    code = "webhook_not_replayable"
+    message = _(
+        "This message is still waiting to be delivered; only a delivered or failed one is sent again."
+    )
+
+
+WEBHOOK_TIMEOUT_SECONDS = 5.0
+# A claimed message is not picked again for this long: a crashed deliverer's messages come back by themselves.
+WEBHOOK_LEASE = timedelta(minutes=2)
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class WebhookSend(Protocol):
+    """POSTs one delivery and returns the HTTP status; raises OSError when no answer came."""
+
+    def __call__(self, *, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int: ...
+
+
+def _loopback_allowed() -> bool:
+    return bool(settings.PRAKERJA_WEBHOOK_ALLOW_LOOPBACK)
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why an address cannot receive webhooks, or None: https only; http to this machine in development."""
+    parsed = urlsplit(url)
+    host = (parsed.hostname or "").lower()
+    loopback = host in _LOOPBACK_HOSTS
+    try:
+        URLValidator(schemes=["https", "http"])(url)
+    except ValidationError:
+        return str(_("enter a full address starting with https://."))
+    if len(url) > 500:
+        return str(_("it is longer than 500 characters."))
+    if parsed.username or parsed.password:
+        return str(_("it must not carry a user name or password."))
+    if loopback and not _loopback_allowed():
+        return str(_("this machine's own address is accepted only in development."))
+    if parsed.scheme != "https" and not loopback:
+        return str(_("it must start with https://."))
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    # An internal address would let a partner make the programme's servers call into its own network.
+    if not loopback and not address.is_global:
+        return str(_("a private or reserved IP address cannot receive webhooks."))
+    return None
+
+
+def _new_webhook_secret() -> str:
+    """A Standard Webhooks secret: `whsec_` and 32 random bytes in base64."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def webhook_endpoint_set(*, partner: Partner, url: str, actor: Any) -> tuple[WebhookEndpoint, str | None]:
+    """Set where the partner's webhooks go; a first endpoint gets a secret, returned this once (else None)."""
+    url = url.strip()
+    reason = webhook_url_problem(url)
+    if reason:
+        raise WebhookUrlInvalid(
+            reason=reason, problems=[{"field": "url", "code": "invalid", "message": reason}]
+        )
+    with transaction.atomic():
+        partner = _locked(partner)
+        _require(partner, *IN_GOOD_STANDING)
+        endpoint = WebhookEndpoint.objects.filter(partner=partner, active=True).first()
+        secret = None
+        if endpoint is None:
+            secret = _new_webhook_secret()
+            endpoint = WebhookEndpoint.objects.create(
+                partner=partner, url=url, secret=secret, created_at=timezone.now()
+            )
+            before = None
+        else:
+            before = {"url": endpoint.url}
+            endpoint.url = url
+            endpoint.save(update_fields=["url"])
+        audit_record(
+            actor=actor,
+            action="partners.webhook_endpoint_set",
+            obj=partner,
+            before=before,
+            after={"url": url},
+        )
+    return endpoint, secret
+
+
+def webhook_secret_rotate(*, partner: Partner, actor: Any) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret for the partner's endpoint, returned this once; the old one stops at once."""
+    with transaction.atomic():
+        partner = _locked(partner)
+        endpoint = WebhookEndpoint.objects.select_for_update().filter(partner=partner, active=True).first()
+        if endpoint is None:
+            raise Conflict(_("Set the webhook address first."), code="webhook_endpoint_missing")
+        secret = _new_webhook_secret()
+        endpoint.secret = secret
+        endpoint.save(update_fields=["secret"])
+        audit_record(actor=actor, action="partners.webhook_secret_rotated", obj=partner)
+    return endpoint, secret
+
+
+def webhook_enqueue(
+    *, partner: Partner | Sequence[Partner], event_type: str, data: Mapping[str, Any]
+) -> list[WebhookMessage]:
+    """Record an event for one partner or several, in the caller's transaction; `webhooks deliver` sends it.
+
+    A partner without an endpoint yet gets the message too: it is delivered once an endpoint is set.
+    """
+    if event_type not in rules.WEBHOOK_EVENTS:
+        raise ValueError(f"unknown webhook event type: {event_type}")
+    partners = [partner] if isinstance(partner, Partner) else list(partner)
+    now = timezone.now()
+    payload = {
+        "type": event_type,
+        "timestamp": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
+    }
+    with transaction.atomic(savepoint=False):
+        return WebhookMessage.objects.bulk_create(
+            [
+                WebhookMessage(
+                    partner=p,
+                    event_id=f"msg_{secrets.token_hex(16)}",
+                    event_type=event_type,
+                    payload=payload,
+                    created_at=now,
+                    next_attempt_at=now,
+                )
+                for p in partners
+            ]
+        )
+
+
+def webhook_body(message: WebhookMessage) -> bytes:
+    """The exact bytes sent and signed: the payload as compact JSON, the same on every try."""
+    return json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def webhook_headers(*, message: WebhookMessage, body: bytes, secret: str, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers of one delivery, signed by the standardwebhooks library."""
+    signature = Webhook(secret).sign(
+        msg_id=message.event_id, timestamp=at.astimezone(UTC), data=body.decode()
+    )
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "Prakerja-Webhooks/1",
+        "webhook-id": message.event_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A redirect could point anywhere, an internal address included: it counts as a failed delivery.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def webhook_post(*, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
+    """POST with urllib, no redirects followed; the HTTP status, whatever it is."""
+    if urlsplit(url).scheme not in ("https", "http"):
+        raise ValueError("webhooks go over http(s) only")
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return int(exc.code)
+
+
+def _claim_due(*, limit: int, now: datetime) -> list[WebhookMessage]:
+    """Take up to `limit` due messages of partners with an endpoint; concurrent deliverers take others."""
+    with transaction.atomic():
+        due = WebhookMessage.objects.filter(
+            status=WebhookStatus.PENDING,
+            next_attempt_at__lte=now,
+        ).filter(Exists(WebhookEndpoint.objects.filter(partner=OuterRef("partner"), active=True)))
+        if connection.vendor == "postgresql":
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit])
+        WebhookMessage.objects.filter(pk__in=ids).update(next_attempt_at=now + WEBHOOK_LEASE)
+    return list(WebhookMessage.objects.filter(pk__in=ids).order_by("next_attempt_at", "id"))
+
+
+def _short_error(exc: BaseException) -> str:
+    """What went wrong, short, without the body or headers (the signature stays out of the log)."""
+    reason = getattr(exc, "reason", None)
+    text = f"{type(exc).__name__}: {reason}" if reason is not None else type(exc).__name__
+    return text[:200]
+
+
+def webhooks_deliver(
+    *, limit: int = 100, now: datetime | None = None, send: WebhookSend | None = None
+) -> dict[str, int]:
+    """Send due messages to each partner's endpoint; a 2xx delivers, anything else waits for the next try."""
+    now = now or timezone.now()
+    send = send or webhook_post
+    messages = _claim_due(limit=limit, now=now)
+    endpoints = {
+        e.partner_id: e
+        for e in WebhookEndpoint.objects.filter(partner_id__in={m.partner_id for m in messages}, active=True)
+    }
+    counts = {"delivered": 0, "retrying": 0, "failed": 0}
+    for message in messages:
+        endpoint = endpoints.get(message.partner_id)
+        if endpoint is None:  # removed since the claim: the message waits for a new one
+            continue
+        body = webhook_body(message)
+        # Receivers check the timestamp against their clock: it is always the real time of sending.
+        headers = webhook_headers(message=message, body=body, secret=endpoint.secret, at=timezone.now())
+        status_code: int | None = None
+        try:
+            status_code = send(url=endpoint.url, body=body, headers=headers, timeout=WEBHOOK_TIMEOUT_SECONDS)
+            error = "" if 200 <= status_code < 300 else f"HTTP {status_code}"
+        # URLError, timeouts and refused connections are OSErrors; a garbled answer an HTTPException.
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            error = _short_error(exc)
+        message.attempts += 1
+        message.last_status_code, message.last_error = status_code, error
+        if not error:
+            message.status, message.delivered_at = WebhookStatus.DELIVERED, timezone.now()
+            counts["delivered"] += 1
+        else:
+            delay = rules.webhook_retry_delay(message.attempts)
+            if delay is None:
+                message.status = WebhookStatus.FAILED
+                counts["failed"] += 1
+            else:
+                message.next_attempt_at = now + delay
+                counts["retrying"] += 1
+            log.warning(
+                "webhook %s to partner %s not delivered (try %s): %s",
+                message.event_id,
+                message.partner_id,
+                message.attempts,
+                error,
+            )
+        # One row at a time on purpose: each result is kept even if a later delivery crashes the run.
+        message.save(
+            update_fields=[
+                "attempts",
+                "status",
+                "next_attempt_at",
+                "last_status_code",
+                "last_error",
+                "delivered_at",
+            ]
+        )
+    return counts
+
+
+def webhook_replay(*, event_id: str, actor: Any, partner: Partner | None = None) -> WebhookMessage:
+    """Send a delivered or failed message again, from a fresh schedule; a partner reaches only its own."""
+    with transaction.atomic():
+        found = WebhookMessage.objects.select_for_update().filter(event_id=event_id.strip())
+        if partner is not None:
+            found = found.filter(partner=partner)
+        message = found.first()
+        if message is None:
+            raise WebhookMessageUnknown()
+        if message.status == WebhookStatus.PENDING:
+            raise WebhookNotReplayable()
+        before = {"status": message.status, "attempts": message.attempts}
+        message.status, message.attempts, message.next_attempt_at = WebhookStatus.PENDING, 0, timezone.now()
+        message.last_status_code, message.last_error, message.delivered_at = None, "", None
+        message.save()
+        audit_record(actor=actor, action="partners.webhook_replayed", obj=message, before=before)
+    return message

@@ -15,6 +15,7 @@ urlpatterns = [
     path("mitra/aplikasi/kirim/", views.submit, name="submit"),
     path("mitra/aplikasi/buka-kembali/", views.reopen, name="reopen"),
     path("mitra/kredensial/", views.credentials, name="credentials"),
+    path("mitra/webhook/", views.webhook, name="webhook"),
     path("mitra/dokumen/<int:pk>/", views.document_download, name="document"),
     path("pmo/mitra/", views.partner_list, name="pmo_list"),
     path("pmo/mitra/konflik/", views.conflict_list, name="conflicts"),

@@ -33,6 +33,7 @@ from prakerja.partners.forms import (
     TieForm,
     TrainerForm,
     VerdictForm,
+    WebhookEndpointForm,
     verbose_name,
 )
 from prakerja.partners.models import (
@@ -46,6 +47,7 @@ from prakerja.partners.models import (
     PartnerStatus,
     Tie,
     Trainer,
+    WebhookStatus,
 )
 from prakerja.regions.selectors import provinces
 
@@ -757,4 +759,71 @@ def conflict_list(request: HttpRequest) -> HttpResponse:
         request,
         "partners/pmo_conflicts.html",
         {"rows": rows, "perms_change": can(request.user, "partners.change")},
+    )
+
+
+WEBHOOK_LOG_PER_PAGE = 50
+
+
+def _webhook_step(request: HttpRequest, partner: Partner) -> str | None:
+    """Set the address, rotate the secret or replay a message; a new secret is returned to show once."""
+    action = request.POST.get("action", "")
+    try:
+        if action == "set":
+            form = WebhookEndpointForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _("Enter the webhook address."))
+                return None
+            _endpoint, secret = services.webhook_endpoint_set(
+                partner=partner, url=form.cleaned_data["url"], actor=request.user
+            )
+            messages.success(request, _("The webhook address is saved."))
+            return secret
+        if action == "rotate":
+            _endpoint, secret = services.webhook_secret_rotate(partner=partner, actor=request.user)
+            messages.success(request, _("A new signing secret is issued; the old one no longer signs."))
+            return secret
+        if action == "replay":
+            message = services.webhook_replay(
+                event_id=request.POST.get("event_id", ""), partner=partner, actor=request.user
+            )
+            messages.success(request, _("%(id)s is queued to be sent again.") % {"id": message.event_id})
+    except PrakerjaError as exc:
+        messages.error(request, exc.detail)
+    return None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def webhook(request: HttpRequest) -> HttpResponse:
+    """The partner's webhook address, its signing secret (shown once) and the delivery log."""
+    partner = _own_partner(request)
+    secret = None
+    if request.method == "POST":
+        authorize(request.user, "mitra.change")
+        secret = _webhook_step(request, partner)
+        if secret is None:
+            return redirect("partners:webhook")
+    status = request.GET.get("status", "")
+    status = status if status in WebhookStatus.values else ""
+    endpoint = selectors.webhook_endpoint(partner)
+    page = Paginator(selectors.webhook_messages(partner, status=status), WEBHOOK_LOG_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return _no_store(
+        render(
+            request,
+            "partners/webhook.html",
+            {
+                "partner": partner,
+                "endpoint": endpoint,
+                "secret": secret,
+                "manage": can(request.user, "mitra.change"),
+                "form": WebhookEndpointForm(initial={"url": endpoint.url if endpoint else ""}),
+                "page": page,
+                "status": status,
+                "statuses": WebhookStatus.choices,
+                "query": f"status={status}" if status else "",
+            },
+        )
     )
