@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 def link(card: Card, platform: Partner) -> None:
     services.card_link_request(platform=platform, card_number=card.number)
     body = OutboxMessage.objects.order_by("-pk").first().body
-    code = re.search(r"\b([A-Z2-9]{6})\b", body.split("code")[1]).group(1)
+    code = re.findall(r"\b[A-Z2-9]{6}\b", body)[0]
     services.card_link_confirm(platform=platform, card_number=card.number, code=code)
 
 
@@ -38,7 +38,7 @@ def test_a_card_is_linked_only_with_the_participants_code(cards, platform) -> No
     for _ in range(services.LINK_ATTEMPTS):
         with pytest.raises(InvalidInput):
             services.card_link_confirm(platform=platform, card_number=card.number, code="AAAAAA")
-    code = re.search(r"\b([A-Z2-9]{6})\b", message.body.split("code")[1]).group(1)
+    code = re.findall(r"\b[A-Z2-9]{6}\b", message.body)[0]
     with pytest.raises(InvalidInput):  # five wrong tries end the code, even the right one
         services.card_link_confirm(platform=platform, card_number=card.number, code=code)
     link(card, platform)
