@@ -467,3 +467,11 @@ def test_a_member_sets_the_address_sees_the_secret_once_and_replays(make_user) -
 def test_the_page_is_for_members_only(staff_client: Callable[[str], Client]) -> None:
     assert Client().get("/mitra/webhook/").status_code == 302  # to the login page
     assert staff_client("partnership_officer").get("/mitra/webhook/").status_code in (403, 404)
+
+
+def test_a_name_that_resolves_to_an_internal_address_is_not_called(settings) -> None:
+    from prakerja.partners.services import webhook_post
+
+    settings.PRAKERJA_WEBHOOK_ALLOW_LOOPBACK = False
+    with pytest.raises(OSError, match="not public"):  # "localhost" is a name for 127.0.0.1
+        webhook_post(url="https://localhost:9/hook", body=b"{}", headers={}, timeout=1)

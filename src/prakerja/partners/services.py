@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import secrets
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Mapping, Sequence
@@ -1094,8 +1095,15 @@ _OPENER = urllib.request.build_opener(_NoRedirect)
 
 def webhook_post(*, url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> int:
     """POST with urllib, no redirects followed; the HTTP status, whatever it is."""
-    if urlsplit(url).scheme not in ("https", "http"):
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http"):
         raise ValueError("webhooks go over http(s) only")
+    host = (parts.hostname or "").lower()
+    if not (host in _LOOPBACK_HOSTS and _loopback_allowed()):
+        # A name may resolve to an internal address even though the address given was a name: check again.
+        for *_rest, sockaddr in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP):
+            if not ipaddress.ip_address(sockaddr[0]).is_global:
+                raise OSError(f"{host} resolves to an address that is not public")
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
     try:
         with _OPENER.open(request, timeout=timeout) as response:
