@@ -8,6 +8,7 @@ from django.test import Client
 
 from prakerja.accounts.models import User
 from prakerja.demo.services import DEMO_LISTS, DEMO_USERS
+from prakerja.enrolment.models import Certificate, Purchase
 from prakerja.registry.models import Appeal, Applicant, ExclusionList
 from prakerja.waves.models import Card
 
@@ -61,6 +62,8 @@ def test_demo_seeds_every_role_and_can_run_twice(capsys, settings, tmp_path) -> 
     assert set(User.objects.values_list("username", flat=True)) >= {u for u, _, _ in DEMO_USERS}
     assert User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).count() == len(DEMO_USERS)
     assert {u.role for u in User.objects.all()} >= {r for _, r, _ in DEMO_USERS}
+    # The reference partner sold to 20 card holders on the first run only, all through to a certificate.
+    assert Purchase.objects.count() == Certificate.objects.count() == 20
 
 
 @pytest.mark.django_db

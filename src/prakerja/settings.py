@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "prakerja.partners",
     "prakerja.catalog",
     "prakerja.enrolment",
+    "prakerja.partnersim",
     "prakerja.demo",
 ]
 
@@ -155,7 +156,9 @@ PRAKERJA_PUBLIC_URL = os.environ.get("PRAKERJA_PUBLIC_URL", "http://127.0.0.1:80
 PRAKERJA_PARTNER_TOKEN_SECONDS = int(os.environ.get("PRAKERJA_PARTNER_TOKEN_SECONDS", "900"))
 PRAKERJA_PARTNER_RATE_PER_MINUTE = int(os.environ.get("PRAKERJA_PARTNER_RATE_PER_MINUTE", "6000"))
 # Webhooks may go to plain http on loopback (a partner testing locally) only when this is set.
-PRAKERJA_WEBHOOK_ALLOW_LOOPBACK = os.environ.get("PRAKERJA_WEBHOOK_ALLOW_LOOPBACK", "1" if DEBUG else "0") == "1"
+PRAKERJA_WEBHOOK_ALLOW_LOOPBACK = (
+    os.environ.get("PRAKERJA_WEBHOOK_ALLOW_LOOPBACK", "1" if DEBUG else "0") == "1"
+)
 # How long a request waits for another with the same Idempotency-Key to finish before a 409 (PostgreSQL).
 PRAKERJA_IDEMPOTENCY_WAIT_SECONDS = float(os.environ.get("PRAKERJA_IDEMPOTENCY_WAIT_SECONDS", "10"))
 PRAKERJA_TRAINING_PRICE_MAX = int(os.environ.get("PRAKERJA_TRAINING_PRICE_MAX", "5000000"))  # rupiah

@@ -27,12 +27,16 @@ from prakerja.demo.services import (
     demo_waves,
 )
 from prakerja.demo.trainings import demo_catalog
+from prakerja.enrolment.models import Certificate, Purchase, PurchaseStatus
 from prakerja.partners.models import ConflictOfInterest, Partner
 from prakerja.partners.selectors import IN_GOOD_STANDING
+from prakerja.partnersim.management.commands.partner_sim import demo_run, summary_table
 from prakerja.registry.models import Applicant
 from prakerja.registry.selectors import counts_by_failing_rule
 from prakerja.waves.models import Card, Entry
 from prakerja.waves.selectors import draw_verify
+
+SIM_PARTICIPANTS = 20
 
 
 class Command(BaseCommand):
@@ -83,11 +87,30 @@ class Command(BaseCommand):
         demo_partners()
         console.print("Training catalogue: trainings published, curated and listed by the platforms")
         demo_catalog()
+        self._sell(console)
         with translation.override("en"):  # the command line speaks English, like the code and docs
             self._print_summary(console, users, waves)
         if not options["no_serve"]:
             console.print(f"Serving on http://{options['addr']}/ — Ctrl+C stops.")
             call_command("runserver", options["addr"], use_reloader=False)
+
+    def _sell(self, console: Console) -> None:
+        # Only up to SIM_PARTICIPANTS sales in all, so a second run adds none.
+        count = min(SIM_PARTICIPANTS - Purchase.objects.count(), Card.objects.count())
+        if count <= 0:
+            return
+        console.print(
+            f"Reference partner: {count} card holders buy, attend and complete over the partner API"
+        )
+        with Progress(transient=True) as bar:
+            task = bar.add_task("Participants", total=count)
+            try:
+                summary = demo_run(count, progress=lambda _outcome: bar.advance(task))
+            except CommandError as error:  # e.g. every card holder has already bought: nothing to show
+                console.print(f"Reference partner skipped: {error}")
+                return
+        if summary.counts()["errors"]:
+            console.print(summary_table(summary, title="Reference partner: refusals"))
 
     def _print_code(self, username: str) -> None:
         user = User.objects.filter(username=username).first()
@@ -136,6 +159,9 @@ class Command(BaseCommand):
         approved = trainings.filter(status=TrainingStatus.APPROVED).count()
         held.add_row("trainings (approved)", f"{trainings.count():,} ({approved:,})")
         held.add_row("  platform listings", f"{Listing.objects.count():,}")
+        held.add_row("purchases", f"{Purchase.objects.count():,}")
+        completed = Purchase.objects.filter(status=PurchaseStatus.COMPLETED).count()
+        held.add_row("  completed, certificates issued", f"{completed:,} ({Certificate.objects.count():,})")
         chain = audit_verify()
         held.add_row(
             "audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PartnerSimConfig(AppConfig):
+    name = "prakerja.partnersim"
+    label = "partnersim"
