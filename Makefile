@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python benchmarks/registration_load.py
 	$(BIN)/python benchmarks/draw.py
 	$(BIN)/python benchmarks/catalog_search.py
+	$(BIN)/python benchmarks/purchases_load.py
 
 messages: install
 	cd src/prakerja && ../../$(BIN)/prakerja makemessages -l id --no-location && ../../$(BIN)/prakerja compilemessages
