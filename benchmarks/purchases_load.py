@@ -37,7 +37,6 @@ HOST, PORT = "127.0.0.1", 8766
 PATH = "/api/v1/partner/purchases"
 GOAL = 1000  # successful purchases per second
 WARMUP = 20  # purchases made in-process before the load, to count and time their statements
-ESCROW = "escrow:vouchers"
 SHARDS = 16  # escrow accounts in the sharded ceiling, one per connection
 
 
@@ -240,8 +239,8 @@ def anatomy_of(shop: Shop, numbers: list[str]) -> Anatomy:
             end = time.perf_counter()
         if answer.status_code != 201:
             raise SystemExit(f"the warm-up purchase failed: {answer.status_code} {answer.content[:300]!r}")
-        # The escrow account is in every purchase's entry: from the statement that locks it to the commit,
-        # no other purchase can pass (the audit chain's advisory lock and the hot counters come later).
+        # From the statement that locks the card's and its escrow shard's account rows to the commit, no other
+        # purchase of a card in the same shard can pass (nor any purchase, at the audit chain's lock).
         first = next(
             i for i, (label, _s, _e) in enumerate(log) if label == "SELECT ledger_account FOR UPDATE"
         )
@@ -581,8 +580,9 @@ def invariants(tally: Tally, warmed: int, price: int) -> list[tuple[str, str, bo
 
     from prakerja.core.audit import audit_verify
     from prakerja.enrolment.models import Purchase, PurchaseStatus
+    from prakerja.enrolment.selectors import escrow_balance
     from prakerja.ledger.models import Account
-    from prakerja.ledger.selectors import balance, ledger_check
+    from prakerja.ledger.selectors import ledger_check
 
     live = Purchase.objects.exclude(status=PurchaseStatus.CANCELLED)
     stored = live.count()
@@ -591,7 +591,7 @@ def invariants(tally: Tally, warmed: int, price: int) -> list[tuple[str, str, bo
     doubled = live.values("card").annotate(n=Count("id")).filter(n__gt=1).count()
     negative = Account.objects.filter(code__startswith="card:", balance__lt=0).count()
     problems = ledger_check()
-    escrow = balance(ESCROW)
+    escrow = escrow_balance()
     both = sum(1 for n in tally.bought.values() if n > 1)
     chain = audit_verify()
     return [

@@ -22,7 +22,8 @@ from fpdf.enums import XPos, YPos
 from prakerja.catalog.models import Review
 from prakerja.enrolment import rules
 from prakerja.enrolment.models import Attendance, Certificate, Purchase, PurchaseStatus
-from prakerja.enrolment.services import public_key_b64
+from prakerja.enrolment.services import ESCROW_PREFIX, public_key_b64
+from prakerja.ledger.models import Account
 from prakerja.partners.models import Partner
 from prakerja.registry.models import Applicant
 
@@ -373,3 +374,9 @@ def implausible_completions(*, since: datetime, limit: int = 500) -> list[Implau
             if len(found) >= limit:
                 break
     return found
+
+
+def escrow_balance() -> int:
+    """What all unredeemed vouchers hold, over the escrow accounts."""
+    total = Account.objects.filter(code__startswith=ESCROW_PREFIX).aggregate(total=Sum("balance"))["total"]
+    return int(total or 0)

@@ -10,7 +10,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Count, Max, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -37,7 +38,15 @@ from prakerja.partners.selectors import IN_GOOD_STANDING
 from prakerja.partners.services import webhook_enqueue
 from prakerja.waves.models import Card, CardStatus
 
-ESCROW_ACCOUNT = "escrow:vouchers"  # balances held for vouchers not redeemed yet
+ESCROW_PREFIX = "escrow:vouchers:"  # balances held for vouchers not redeemed yet
+# Escrow is spread over accounts by card, so concurrent purchases of different cards do not queue on one row.
+ESCROW_SHARDS = 64
+
+
+def escrow_account(card_number: str) -> str:
+    return f"{ESCROW_PREFIX}{int(card_number) % ESCROW_SHARDS:02d}"
+
+
 LINK_ATTEMPTS = 5
 
 
@@ -214,21 +223,29 @@ def purchase_create(*, platform: Partner, card_number: str, training_id: int) ->
                     voucher_code=rules.new_code(12),
                     created_at=now,
                 )
-                account_open(code=ESCROW_ACCOUNT, name="Balances held for unredeemed vouchers")
-                entry_post(
-                    postings=[(card.account_code, -listing.price), (ESCROW_ACCOUNT, listing.price)],
+                escrow = escrow_account(card.number)
+                account_open(code=escrow, name="Balances held for unredeemed vouchers")
+                entry = entry_post(
+                    postings=[(card.account_code, -listing.price), (escrow, listing.price)],
                     memo=f"purchase {purchase.pk}: training {training.pk} on platform {platform.pk}",
                     actor=f"partner:{platform.pk}",
                     idempotency_key=f"purchase:{purchase.pk}",
+                    audited=False,
                 )
-                Card.objects.filter(pk=card.pk, first_purchase_at__isnull=True).update(first_purchase_at=now)
-                Training.objects.filter(pk=training.pk).update(sold=F("sold") + 1)
-                Listing.objects.filter(pk=listing.pk).update(sold=F("sold") + 1)
+                if card.first_purchase_at is None:
+                    Card.objects.filter(pk=card.pk, first_purchase_at__isnull=True).update(
+                        first_purchase_at=now
+                    )
                 audit_record(
                     actor=f"partner:{platform.pk}",
                     action="enrolment.purchased",
                     obj=purchase,
-                    after={"training": training.pk, "price": listing.price, "card": card.pk},
+                    after={
+                        "training": training.pk,
+                        "price": listing.price,
+                        "card": card.pk,
+                        "entry": entry.pk,
+                    },
                 )
                 _tell(
                     card.applicant,
@@ -278,11 +295,15 @@ def purchase_cancel(*, purchase: Purchase, actor: Any, reason: str, by_participa
             raise WithdrawalClosed(
                 closed=timezone.localtime(purchase.created_at + window).strftime("%Y-%m-%d %H:%M")
             )
-        entry_post(
-            postings=[(ESCROW_ACCOUNT, -purchase.price), (purchase.card.account_code, purchase.price)],
+        entry = entry_post(
+            postings=[
+                (escrow_account(purchase.card.number), -purchase.price),
+                (purchase.card.account_code, purchase.price),
+            ],
             memo=f"refund of purchase {purchase.pk}",
             actor=actor,
             idempotency_key=f"refund:{purchase.pk}",
+            audited=False,
         )
         purchase.status, purchase.cancelled_at, purchase.cancel_reason = (
             PurchaseStatus.CANCELLED,
@@ -290,9 +311,12 @@ def purchase_cancel(*, purchase: Purchase, actor: Any, reason: str, by_participa
             reason[:200],
         )
         purchase.save(update_fields=["status", "cancelled_at", "cancel_reason"])
-        Training.objects.filter(pk=purchase.training_id).update(sold=F("sold") - 1)
-        Listing.objects.filter(pk=purchase.listing_id).update(sold=F("sold") - 1)
-        audit_record(actor=actor, action="enrolment.cancelled", obj=purchase, after={"reason": reason})
+        audit_record(
+            actor=actor,
+            action="enrolment.cancelled",
+            obj=purchase,
+            after={"reason": reason, "entry": entry.pk},
+        )
         webhook_enqueue(
             partner=purchase.platform,
             event_type="purchase.cancelled",
@@ -336,7 +360,7 @@ def voucher_redeem(*, institution: Partner, code: str, session_id: int | None = 
     what the programme owes the platform."""
     found = voucher_get(institution=institution, code=code)
     with transaction.atomic():
-        purchase = Purchase.objects.select_for_update().select_related("platform").get(pk=found.pk)
+        purchase = Purchase.objects.select_for_update().select_related("platform", "card").get(pk=found.pk)
         if purchase.status != PurchaseStatus.PAID:
             raise _wrong_state(purchase, PurchaseStatus.PAID)
         session = None
@@ -367,11 +391,12 @@ def voucher_redeem(*, institution: Partner, code: str, session_id: int | None = 
             )
         payable = payable_account(purchase.platform)
         account_open(code=payable, name=f"Owed to platform {purchase.platform.name}")
-        entry_post(
-            postings=[(ESCROW_ACCOUNT, -purchase.price), (payable, purchase.price)],
+        entry = entry_post(
+            postings=[(escrow_account(purchase.card.number), -purchase.price), (payable, purchase.price)],
             memo=f"redemption of purchase {purchase.pk}",
             actor=f"partner:{institution.pk}",
             idempotency_key=f"redeem:{purchase.pk}",
+            audited=False,
         )
         purchase.status, purchase.redeemed_at, purchase.redeemed_session = (
             PurchaseStatus.REDEEMED,
@@ -379,7 +404,12 @@ def voucher_redeem(*, institution: Partner, code: str, session_id: int | None = 
             session,
         )
         purchase.save(update_fields=["status", "redeemed_at", "redeemed_session"])
-        audit_record(actor=f"partner:{institution.pk}", action="enrolment.redeemed", obj=purchase)
+        audit_record(
+            actor=f"partner:{institution.pk}",
+            action="enrolment.redeemed",
+            obj=purchase,
+            after={"entry": entry.pk},
+        )
         webhook_enqueue(
             partner=[purchase.platform, institution],
             event_type="voucher.redeemed",
@@ -569,3 +599,13 @@ def vouchers_expire(*, now: datetime | None = None) -> int:
         )
         count += 1
     return count
+
+
+def sales_refresh() -> None:
+    """Recount every training's and listing's purchases that were not cancelled (run every few minutes).
+
+    Counted apart from the purchase itself, so buyers of one popular training never queue on its row."""
+    live = Purchase.objects.exclude(status=PurchaseStatus.CANCELLED)
+    for model, field in ((Training, "training"), (Listing, "listing")):
+        counted = live.filter(**{field: OuterRef("pk")}).values(field).annotate(n=Count("pk")).values("n")
+        model.objects.update(sold=Coalesce(Subquery(counted), 0))

@@ -57,13 +57,15 @@ def entry_post(
     idempotency_key: str | None = None,
     reverses: JournalEntry | None = None,
     open_accounts: Mapping[str, str] | None = None,
+    audited: bool = True,
 ) -> JournalEntry:
     """Book (account code, amount) postings that sum to zero, all or nothing.
 
     Accounts are locked in code order (so two entries never wait on each other in a circle) and none
     that forbids it may go below zero. A replayed idempotency key returns the first entry. Accounts in
     `open_accounts` (code: name) are opened by the entry itself, so thousands of cards are funded in one
-    set-based entry rather than one entry each.
+    set-based entry rather than one entry each. `audited=False` leaves the audit entry to the caller, which
+    must record the business action naming this entry (one append to the chain instead of two).
     """
     problems = rules.posting_problems(postings)
     if problems:
@@ -100,6 +102,8 @@ def entry_post(
             )
             for account in Account.objects.filter(postings__entry=entry, allow_negative=False, balance__lt=0):
                 raise InsufficientBalance(account=account.code)
+            if not audited:
+                return entry
             shown = (
                 {"postings": [[c, a] for c, a in postings]}
                 if len(postings) <= AUDITED_POSTINGS

@@ -28,6 +28,7 @@ from prakerja.demo.services import (
 )
 from prakerja.demo.trainings import demo_catalog
 from prakerja.enrolment.models import Certificate, Purchase, PurchaseStatus
+from prakerja.enrolment.services import sales_refresh
 from prakerja.partners.models import ConflictOfInterest, Partner
 from prakerja.partners.selectors import IN_GOOD_STANDING
 from prakerja.partnersim.management.commands.partner_sim import demo_run, summary_table
@@ -111,6 +112,7 @@ class Command(BaseCommand):
                 return
         if summary.counts()["errors"]:
             console.print(summary_table(summary, title="Reference partner: refusals"))
+        sales_refresh()  # the uptake page counts them (in production: `prakerja enrolment refresh-sales`)
 
     def _print_code(self, username: str) -> None:
         user = User.objects.filter(username=username).first()
