@@ -156,3 +156,39 @@ def _officer() -> Any:
     return user_create(
         username=f"officer-{uuid.uuid4().hex[:8]}", password="x-Long-pass-99", role="partnership_officer"
     )
+
+
+def test_wrong_link_codes_count_through_the_api_and_five_end_the_code(cards, clients) -> None:
+    shop, _school = clients
+    card = cards[0]
+    shop.post("/cards/links", {"card_number": card.number})
+    code = last_code()
+    for _ in range(5):
+        wrong = shop.post("/cards/links/confirm", {"card_number": card.number, "code": "ZZZZZZ"})
+        assert wrong.status_code == 422 and code_of(wrong) == "link_code_wrong"
+    assert card.links.get().attempts == 5  # kept although each refusal rolled the request back
+    right = shop.post("/cards/links/confirm", {"card_number": card.number, "code": code})
+    assert right.status_code == 422 and card.links.get().status == "pending"
+    again = shop.post("/cards/links", {"card_number": card.number})
+    assert again.status_code == 429 and again["Retry-After"] == "60"
+
+
+def test_attendance_times_need_a_time_zone(cards, sell, clients) -> None:
+    shop, school = clients
+    card, training = cards[0], sell()
+    shop.post("/cards/links", {"card_number": card.number})
+    shop.post("/cards/links/confirm", {"card_number": card.number, "code": last_code()})
+    sale = shop.post("/purchases", {"card_number": card.number, "training_id": training.pk}).json()
+    voucher = Purchase.objects.get(pk=sale["id"]).voucher_code
+    school.post("/vouchers/redeem", {"code": voucher})
+    naive = school.post(
+        "/vouchers/attendance",
+        {
+            "code": voucher,
+            "started_at": "2026-01-01T10:00:00",
+            "ended_at": "2026-01-01T12:00:00+07:00",
+            "method": "online_log",
+            "evidence": "LMS",
+        },
+    )
+    assert naive.status_code == 422 and naive.json()["problems"][0]["field"] == "started_at"

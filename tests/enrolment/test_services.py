@@ -41,6 +41,9 @@ def test_a_card_is_linked_only_with_the_participants_code(cards, platform) -> No
     code = re.findall(r"\b[A-Z2-9]{6}\b", message.body)[0]
     with pytest.raises(InvalidInput):  # five wrong tries end the code, even the right one
         services.card_link_confirm(platform=platform, card_number=card.number, code=code)
+    with pytest.raises(PrakerjaError, match="link_requested_too_often"):  # the holder is not flooded
+        services.card_link_request(platform=platform, card_number=card.number)
+    card.links.update(requested_at=timezone.now() - timedelta(minutes=2))
     link(card, platform)
     assert card.links.get().status == LinkStatus.CONFIRMED
 

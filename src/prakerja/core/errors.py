@@ -15,6 +15,8 @@ class PrakerjaError(Exception):
     code = "bad_request"
     message: Any = _("The request could not be processed.")
     retry_after: int | None = None  # seconds, sent as Retry-After
+    # The refusal is itself recorded (a wrong code counted): callers that roll back on errors keep the writes.
+    keeps_writes = False
     www_authenticate: str | None = None  # the challenge sent with a 401 or 403 of a token-protected API
 
     def __init__(self, message: Any = None, *, code: str | None = None, **params: Any) -> None:

@@ -252,12 +252,21 @@ def idempotent(*, owner_of: Callable[[HttpRequest], str], sealed: bool = False) 
             if replay is not None:
                 return replay
             state.record = record
+            kept: PrakerjaError | None = None
             try:
                 with transaction.atomic():
-                    result = view(request, *args, **kwargs)
+                    try:
+                        result = view(request, *args, **kwargs)
+                    except PrakerjaError as exc:
+                        if not exc.keeps_writes:
+                            raise
+                        kept = exc  # e.g. a wrong code's counted attempt: the refusal must not undo it
             except PrakerjaError as exc:
                 state.keep = _worth_keeping(exc)
                 raise
+            if kept is not None:
+                state.keep = _worth_keeping(kept)
+                raise kept
             state.keep = True
             return result
 

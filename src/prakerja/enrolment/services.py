@@ -18,7 +18,14 @@ from django.utils.translation import gettext_lazy as _
 from prakerja.catalog.models import Listing, ListingStatus, Review, Session, Training, TrainingStatus
 from prakerja.catalog.services import review_submit
 from prakerja.core.audit import audit_record
-from prakerja.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PrakerjaError
+from prakerja.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PrakerjaError,
+    TooManyRequests,
+)
 from prakerja.core.models import Channel
 from prakerja.core.money import format_rupiah
 from prakerja.core.notifications import notify
@@ -63,6 +70,13 @@ class CardNotUsable(Conflict):
 class LinkCodeWrong(InvalidInput):
     code = "link_code_wrong"
     message = _("The code is wrong or has expired. Ask the participant for a new one.")
+    keeps_writes = True  # the failed attempt counts even when the caller's transaction is rolled back
+
+
+class LinkRequestedTooOften(TooManyRequests):
+    code = "link_requested_too_often"
+    message = _("A code was sent to this card's holder a moment ago. Wait a minute before asking again.")
+    retry_after = 60
 
 
 class NotSellable(Conflict):
@@ -144,6 +158,8 @@ def card_link_request(*, platform: Partner, card_number: str) -> CardLink:
         )
         if link.status == LinkStatus.CONFIRMED:
             return link
+        if not _created and link.requested_at > now - timedelta(minutes=1):
+            raise LinkRequestedTooOften()  # the holder is not flooded with codes
         link.code_digest, link.attempts, link.requested_at = _digest(code), 0, now
         link.code_expires_at = now + timedelta(minutes=settings.PRAKERJA_LINK_CODE_MINUTES)
         link.save()
@@ -439,6 +455,12 @@ def attendance_report(
     if purchase.status != PurchaseStatus.REDEEMED:
         raise _wrong_state(purchase, PurchaseStatus.REDEEMED)
     problems = []
+    for field, moment in (("started_at", started_at), ("ended_at", ended_at)):
+        if timezone.is_naive(moment):
+            message = str(_("Give the time with its time zone, e.g. 2026-05-04T09:00:00+07:00."))
+            problems.append({"field": field, "code": "no_time_zone", "message": message})
+    if problems:
+        raise InvalidInput(problems=problems)
     if ended_at <= started_at:
         problems.append(
             {"field": "ended_at", "code": "before_start", "message": str(_("It must end after it starts."))}
@@ -594,9 +616,12 @@ def vouchers_expire(*, now: datetime | None = None) -> int:
     )
     count = 0
     for purchase in expired.iterator(chunk_size=1000):
-        purchase_cancel(
-            purchase=purchase, actor="system:expiry", reason="voucher expired", by_participant=False
-        )
+        try:
+            purchase_cancel(
+                purchase=purchase, actor="system:expiry", reason="voucher expired", by_participant=False
+            )
+        except PurchaseWrongState:
+            continue  # redeemed or cancelled since the query: nothing to refund
         count += 1
     return count
 

@@ -266,7 +266,7 @@ def webhook_endpoint_put(request: HttpRequest, data: WebhookEndpointIn) -> Webho
 def webhook_deliveries(
     request: HttpRequest,
     status: Literal["pending", "delivered", "failed"] | None = None,
-    page: int = Query(1, ge=1),
+    page: int = Query(1, ge=1, le=100_000),
 ) -> WebhookDeliveriesOut:
     """The delivery log: only this partner's own messages, 50 a page."""
     rows = selectors.webhook_messages(request_partner(request), status=status or "")
