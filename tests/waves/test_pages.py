@@ -247,6 +247,7 @@ def test_a_participant_joins_from_the_registration_page_and_sees_the_outcome(peo
     assert chosen is not None and waiting is not None
     lucky = participant(chosen.applicant, make_user).get("/pendaftaran/").content.decode()
     assert chosen.card.number in lucky and "Buy your first training before" in lucky
+    assert "You have received the pre-employment card" in lucky and "You are not eligible" not in lucky
     unlucky = participant(waiting.applicant, make_user).get("/pendaftaran/").content.decode()
     assert 'data-testid="waiting"' in unlucky and chosen.card.number not in unlucky
 
