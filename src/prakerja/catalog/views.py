@@ -32,6 +32,7 @@ from prakerja.catalog.models import (
     TrainingStatus,
 )
 from prakerja.core.errors import Forbidden, InvalidInput, PrakerjaError
+from prakerja.core.forms import add_problems
 from prakerja.ledger.selectors import balance
 from prakerja.partners.models import Kind, Partner
 from prakerja.partners.selectors import partner_of
@@ -39,13 +40,6 @@ from prakerja.regions.selectors import names_above_villages
 from prakerja.waves.models import Card, CardStatus
 
 PER_PAGE = 20
-
-
-def _add_errors(form: Any, exc: PrakerjaError) -> None:
-    """A service's problems next to the fields they name, the rest above the form (as the waves pages do)."""
-    problems = getattr(exc, "problems", None) or [{"field": "", "message": exc.detail}]
-    for problem in problems:
-        form.add_error(problem["field"] if problem["field"] in form.fields else None, problem["message"])
 
 
 @object_rule("mitra.view", Training)
@@ -93,7 +87,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     try:
         found = selectors.trainings_search(**filters, per_page=PER_PAGE)
     except InvalidInput as exc:  # a value no form field stops (none today) still gives a page, not a trace
-        _add_errors(form, exc)
+        add_problems(form, exc)
         found = selectors.SearchPage(total=0, page=1, per_page=PER_PAGE)
     query = {k: v for k, v in data.items() if k != "page"}
     context = {
@@ -147,7 +141,7 @@ def institution_trainings(request: HttpRequest) -> HttpResponse:
             try:
                 training = services.training_create(actor=request.user, data=form.cleaned_data)
             except PrakerjaError as exc:
-                _add_errors(form, exc)
+                add_problems(form, exc)
             else:
                 messages.success(request, _("Training saved as a draft. Add its sessions, then submit it."))
                 return redirect("catalog:institution_training", pk=training.pk)
@@ -187,7 +181,7 @@ def institution_training(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.training_update(training=training, actor=request.user, data=form.cleaned_data)
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("Training saved."))
             return redirect("catalog:institution_training", pk=pk)
@@ -212,7 +206,7 @@ def session_add(request: HttpRequest, pk: int) -> HttpResponse:
                 capacity=data["capacity"],
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("Session added."))
             return redirect("catalog:institution_training", pk=pk)
@@ -361,7 +355,7 @@ def curation_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 reasons=data["reasons"],
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("Decision recorded."))
             return redirect("catalog:curation_detail", pk=pk)

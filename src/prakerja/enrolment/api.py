@@ -163,8 +163,7 @@ def purchase_create(request: HttpRequest, data: PurchaseIn) -> Status:
 @paginate(PageNumberPagination, page_size=50)
 def purchase_list(request: HttpRequest, status: str = "") -> QuerySet[Purchase]:
     """The platform's own sales, newest first."""
-    rows, _totals = selectors.platform_sales(request_partner(request), status=status)
-    return rows.select_related("card")
+    return selectors.platform_sales(request_partner(request), status=status)
 
 
 @router.get("/purchases/{purchase_id}", response=PurchaseOut, auth=PartnerAuth(scopes=["purchases:read"]))

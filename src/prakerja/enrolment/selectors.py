@@ -284,7 +284,9 @@ def participant_trainings(applicant: Applicant) -> list[OwnPurchase]:
 # --- partners -------------------------------------------------------------------------------------------
 
 
-def _totals(rows: QuerySet[Purchase]) -> dict[str, Any]:
+def partner_totals(partner: Partner) -> dict[str, Any]:
+    """A platform's sales or an institution's enrolments, counted and summed over all statuses."""
+    rows = Purchase.objects.filter(Q(platform=partner) | Q(institution=partner))
     return rows.aggregate(
         count=Count("pk"),
         sold=Count("pk", filter=Q(status__in=SOLD)),
@@ -296,26 +298,22 @@ def _totals(rows: QuerySet[Purchase]) -> dict[str, Any]:
     )
 
 
-def platform_sales(platform: Partner, *, status: str = "") -> tuple[QuerySet[Purchase], dict[str, Any]]:
-    """A platform's own sales (filtered by status) and its totals over all of them."""
-    mine = Purchase.objects.filter(platform=platform)
-    rows = mine.filter(status=status) if status else mine
-    rows = rows.select_related("training", "institution", "card").order_by("-created_at", "-pk")
-    return rows, _totals(mine)
+def platform_sales(platform: Partner, *, status: str = "") -> QuerySet[Purchase]:
+    """A platform's own sales, filtered by status, newest first."""
+    rows = Purchase.objects.filter(platform=platform)
+    rows = rows.filter(status=status) if status else rows
+    return rows.select_related("training", "institution", "card").order_by("-created_at", "-pk")
 
 
-def institution_participants(
-    institution: Partner, *, status: str = ""
-) -> tuple[QuerySet[Purchase], dict[str, Any]]:
+def institution_participants(institution: Partner, *, status: str = "") -> QuerySet[Purchase]:
     """The purchases of an institution's own trainings: who is enrolled and how far they got."""
-    mine = Purchase.objects.filter(institution=institution)
-    rows = mine.filter(status=status) if status else mine
-    rows = (
+    rows = Purchase.objects.filter(institution=institution)
+    rows = rows.filter(status=status) if status else rows
+    return (
         rows.select_related("training", "card__applicant", "certificate")
         .annotate(attended=Count("attendances"))
         .order_by("-created_at", "-pk")
     )
-    return rows, _totals(mine)
 
 
 # --- the programme office -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from prakerja.accounts.permissions import require
 from prakerja.core.errors import Forbidden, NotFound, PrakerjaError
+from prakerja.core.forms import add_problems
 from prakerja.enrolment import rules, selectors, services
 from prakerja.enrolment.forms import CancelForm, RatingForm
 from prakerja.enrolment.models import Purchase, PurchaseStatus
@@ -33,13 +34,6 @@ PROBLEMS = {
     "faster_than_hours": gettext_lazy("Completed faster than the training's hours"),
     "overlapping_attendance": gettext_lazy("Attended sessions at overlapping times"),
 }
-
-
-def _add_errors(form: Any, exc: PrakerjaError) -> None:
-    """A service's problems next to the fields they name, the rest above the form (as catalog pages do)."""
-    problems = getattr(exc, "problems", None) or [{"field": "", "message": exc.detail}]
-    for problem in problems:
-        form.add_error(problem["field"] if problem["field"] in form.fields else None, problem["message"])
 
 
 # --- public verification --------------------------------------------------------------------------------
@@ -108,7 +102,7 @@ def purchase_cancel(request: HttpRequest, pk: int) -> HttpResponse:
                 by_participant=True,
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("Purchase cancelled: its price is back on your card."))
             return redirect("enrolment:mine")
@@ -144,7 +138,7 @@ def training_rate(request: HttpRequest, pk: int) -> HttpResponse:
                 text=form.cleaned_data["text"],
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("Thank you: your rating is published on the training's page."))
             return redirect("enrolment:mine")
@@ -199,7 +193,7 @@ def _status(request: HttpRequest) -> str:
 def platform_sales(request: HttpRequest) -> HttpResponse:
     platform = _partner(request, Kind.PLATFORM)
     status = _status(request)
-    rows, totals = selectors.platform_sales(platform, status=status)
+    rows, totals = selectors.platform_sales(platform, status=status), selectors.partner_totals(platform)
     return render(
         request,
         "enrolment/platform_sales.html",
@@ -217,7 +211,8 @@ def platform_sales(request: HttpRequest) -> HttpResponse:
 def institution_participants(request: HttpRequest) -> HttpResponse:
     institution = _partner(request, Kind.INSTITUTION)
     status = _status(request)
-    rows, totals = selectors.institution_participants(institution, status=status)
+    rows = selectors.institution_participants(institution, status=status)
+    totals = selectors.partner_totals(institution)
     return render(
         request,
         "enrolment/institution_participants.html",

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 from prakerja.accounts.permissions import authorize, can, object_rule, require
 from prakerja.core.audit import audit_record, audit_trail_for
 from prakerja.core.errors import Conflict, InvalidInput, NotFound, PrakerjaError
+from prakerja.core.forms import add_problems
 from prakerja.identity.rules import Problem
 from prakerja.partners import rules, selectors, services
 from prakerja.partners.forms import (
@@ -80,17 +81,6 @@ NEXT_STEP = {
         "The partnership is suspended. Contact the programme office about the reason given below."
     ),
 }
-
-
-def _add_errors(
-    form: Any, exc: PrakerjaError, *, rename: dict[str, str] | None = None, default: str | None = None
-) -> None:
-    """A service's problems next to the fields they name (renamed where the form calls a field otherwise);
-    an error naming no field goes to `default`, or above the form."""
-    problems = exc.problems if isinstance(exc, InvalidInput) else []
-    for problem in problems or [{"field": default or "", "message": exc.detail}]:
-        field = (rename or {}).get(problem["field"], problem["field"])
-        form.add_error(field if field in form.fields else None, problem["message"])
 
 
 def _wrong_state(partner: Partner, *needed: str) -> services.PartnerWrongState:
@@ -220,7 +210,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 kind=data["kind"], name=data["name"], email=data["email"], password=data["password"]
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             login(request, partner.members.get().user, backend="django.contrib.auth.backends.ModelBackend")
             messages.success(request, _("Account created. Fill in the application, then submit it."))
@@ -275,7 +265,7 @@ def application(request: HttpRequest) -> HttpResponse:
         try:
             services.partner_update(partner=partner, data=form.cleaned_data, actor=request.user)
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("The application is saved."))
             return redirect("partners:application")
@@ -300,7 +290,7 @@ def tie_add(request: HttpRequest) -> HttpResponse:
                 actor=request.user,
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(
                 request,
@@ -330,7 +320,7 @@ def trainer_add(request: HttpRequest) -> HttpResponse:
         try:
             trainer = services.trainer_add(institution=partner, actor=request.user, **form.cleaned_data)
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("Trainer %(name)s is added.") % {"name": trainer.name})
             return redirect("partners:application")
@@ -365,7 +355,7 @@ def cooperation(request: HttpRequest) -> HttpResponse:
                     platform=partner, institutions=form.cleaned_data["institutions"], actor=request.user
                 )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("The cooperating institutions are saved."))
             return redirect("partners:application")
@@ -387,7 +377,7 @@ def document_upload(request: HttpRequest) -> HttpResponse:
                 actor=request.user,
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc, default="file")
+            add_problems(form, exc, default="file")
         else:
             messages.success(
                 request,
@@ -610,7 +600,7 @@ def screen(request: HttpRequest, pk: int) -> HttpResponse:
                 partner=partner, criterion=code, officer=request.user, **form.cleaned_data
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(
                 request,
@@ -629,7 +619,7 @@ def verdict_propose(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.verdict_propose(partner=partner, officer=request.user, **form.cleaned_data)
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("Verdict proposed: a second officer must confirm it."))
             return redirect("partners:pmo_detail", pk=pk)
@@ -672,7 +662,7 @@ def agreement(request: HttpRequest, pk: int) -> HttpResponse:
                 officer=request.user,
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc, rename={"commission_cap_bp": "commission_cap"})
+            add_problems(form, exc, rename={"commission_cap_bp": "commission_cap"})
         else:
             messages.success(request, _("Agreement %(number)s recorded.") % {"number": recorded.number})
             return redirect("partners:pmo_detail", pk=pk)
@@ -701,7 +691,7 @@ def suspend(request: HttpRequest, pk: int) -> HttpResponse:
                 partner=partner, reason=form.cleaned_data["reason"], officer=request.user
             )
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("%(name)s is suspended.") % {"name": partner.name})
             return redirect("partners:pmo_detail", pk=pk)
@@ -735,7 +725,7 @@ def conflict_list(request: HttpRequest) -> HttpResponse:
                     conflict=conflict, allow=allow, note=form.cleaned_data["note"], officer=request.user
                 )
             except PrakerjaError as exc:
-                _add_errors(form, exc)
+                add_problems(form, exc)
             else:
                 messages.success(
                     request,

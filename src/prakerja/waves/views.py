@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods
 
 from prakerja.accounts.permissions import authorize, can, require
 from prakerja.core.errors import InvalidInput, NotFound, PrakerjaError
+from prakerja.core.forms import add_problems
 from prakerja.core.time import local_time
 from prakerja.ledger.selectors import balance
 from prakerja.regions.selectors import names_above_villages
@@ -34,13 +35,6 @@ DIMENSIONS = {
     "disability": gettext_lazy("Disability"),
     "age_band": gettext_lazy("Age band at the close"),
 }
-
-
-def _add_errors(form: Any, exc: PrakerjaError) -> None:
-    """A service's problems next to the fields they name, the rest above the form (as registry pages do)."""
-    problems = exc.problems if isinstance(exc, InvalidInput) else []
-    for problem in problems or [{"field": "", "message": exc.detail}]:
-        form.add_error(problem["field"] if problem["field"] in form.fields else None, problem["message"])
 
 
 def _public_wave(number: int) -> Wave:
@@ -75,7 +69,7 @@ def wave_list(request: HttpRequest) -> HttpResponse:
                     actor=request.user,
                 )
             except PrakerjaError as exc:
-                _add_errors(form, exc)
+                add_problems(form, exc)
             else:
                 messages.success(request, _("Wave %(number)d created as a draft.") % {"number": wave.number})
                 return redirect("waves:detail", number=wave.number)
@@ -186,7 +180,7 @@ def wave_commit(request: HttpRequest, number: int) -> HttpResponse:
         try:
             services.seed_commit(wave=wave, commitment=form.cleaned_data["commitment"], actor=request.user)
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(request, _("The seed commitment is published."))
             return redirect("waves:detail", number=number)
@@ -216,7 +210,7 @@ def wave_select(request: HttpRequest, number: int) -> HttpResponse:
         try:
             drawn = services.wave_select(wave=wave, seed=form.cleaned_data["seed"], actor=request.user)
         except PrakerjaError as exc:
-            _add_errors(form, exc)
+            add_problems(form, exc)
         else:
             messages.success(
                 request,
