@@ -65,3 +65,22 @@ def make_user(db: Any) -> Callable[..., User]:
         return user_create(password=PASSWORD, role=role, **defaults)
 
     return make
+
+
+def reseed() -> None:
+    """Restore what the migrations seed (regions aside, which `regions_load` restores): a transactional test
+    before this one flushed the schemes and the survey instruments with everything else."""
+    import importlib
+
+    from django.apps import apps
+
+    from prakerja.regions.models import Region
+    from prakerja.regions.selectors import forget_cached_names
+    from prakerja.waves.models import Scheme
+
+    forget_cached_names()
+    if not Region.objects.filter(code="3273").exists():
+        regions_load()
+    for scheme in importlib.import_module("prakerja.waves.migrations.0002_seed_schemes").SCHEMES:
+        Scheme.objects.get_or_create(code=scheme["code"], defaults=scheme)
+    importlib.import_module("prakerja.surveys.migrations.0002_seed_instruments").seed(apps, None)

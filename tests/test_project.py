@@ -7,8 +7,11 @@ from django.core.management import call_command
 from django.test import Client
 
 from prakerja.accounts.models import User
+from prakerja.demo.payouts import ALUMNUS
 from prakerja.demo.services import DEMO_LISTS, DEMO_USERS
 from prakerja.enrolment.models import Certificate, Purchase
+from prakerja.ledger.selectors import ledger_check
+from prakerja.payments.selectors import benefits_of, benefits_report
 from prakerja.registry.models import Appeal, Applicant, ExclusionList
 from prakerja.waves.models import Card
 
@@ -39,6 +42,7 @@ def test_production_starts_with_real_secrets_on_postgres() -> None:
         PRAKERJA_PII_KEY=key,
         PRAKERJA_BLIND_INDEX_KEY="b3RoZXIta2V5LW9mLXRoaXJ0eS10d28tYnl0ZXMtbG9uZw==",
         PRAKERJA_CERTIFICATE_KEY="Y2VydGlmaWNhdGUta2V5LW9mLTMyLWJ5dGVzLWxvbmchIQ==",
+        PRAKERJA_PAYMENT_PROVIDER_SECRET="a-real-provider-callback-secret",
         PRAKERJA_DATABASE_URL="postgres://prakerja@db.internal/prakerja",
     )
     assert result.returncode == 0, result.stderr
@@ -62,8 +66,18 @@ def test_demo_seeds_every_role_and_can_run_twice(capsys, settings, tmp_path) -> 
     assert set(User.objects.values_list("username", flat=True)) >= {u for u, _, _ in DEMO_USERS}
     assert User.objects.filter(username__in=[u for u, _, _ in DEMO_USERS]).count() == len(DEMO_USERS)
     assert {u.role for u in User.objects.all()} >= {r for _, r, _ in DEMO_USERS}
-    # The reference partner sold to 20 card holders on the first run only, all through to a certificate.
-    assert Purchase.objects.count() == Certificate.objects.count() == 20
+    # The reference partner sold to 20 card holders on the first run only, all through to a certificate;
+    # one of them, the alumnus, spent the rest of the balance on a second training.
+    assert Purchase.objects.count() == Certificate.objects.count() == 21
+    # The alumnus completed, rated, filled three surveys: the whole 2020 benefit, paid exactly once.
+    alumnus = benefits_of(Applicant.objects.get(user__username=ALUMNUS))
+    assert (alumnus.training_spent, alumnus.incentives_paid, alumnus.surveys_paid) == (
+        1_000_000,
+        2_400_000,
+        150_000,
+    )
+    assert ledger_check() == []
+    assert benefits_report()["semi-bansos-2020"]["totals"]["3550000"] >= 1
 
 
 @pytest.mark.django_db

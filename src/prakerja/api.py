@@ -10,6 +10,7 @@ from prakerja.core.api import install_error_handlers
 from prakerja.enrolment.api import router as enrolment_partner_router
 from prakerja.identity.api import router as identity_router
 from prakerja.partners.api import router as partner_router
+from prakerja.payments.api import router as payments_router
 from prakerja.regions.api import router as regions_router
 from prakerja.registry.api import router as registry_router
 from prakerja.waves.api import router as waves_router
@@ -38,6 +39,7 @@ api.add_router("/identity", identity_router)
 api.add_router("/accounts", accounts_router)
 api.add_router("/registry", registry_router)
 api.add_router("/waves", waves_router)
+api.add_router("/payments", payments_router)
 api.add_router("/trainings", catalog_router)
 api.add_router("/partner", partner_router)
 api.add_router("/partner", enrolment_partner_router)

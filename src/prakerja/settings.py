@@ -18,6 +18,7 @@ DEMO_SECRET_KEY = "demo-only-not-secret-7f3c1d2e9a8b"
 DEMO_PII_KEY = "ZGVtby1vbmx5LXBpaS1rZXktMzItYnl0ZXMtbG9uZyE="
 DEMO_BLIND_INDEX_KEY = "ZGVtby1vbmx5LWJsaW5kLWluZGV4LWtleS0zMmJ5dGU="
 DEMO_CERTIFICATE_KEY = "ZGVtby1vbmx5LWNlcnRpZmljYXRlLWtleS0zMmJ5dGU="
+DEMO_PROVIDER_SECRET = "demo-only-provider-callback-secret"
 
 SECRET_KEY = os.environ.get("PRAKERJA_SECRET_KEY", DEMO_SECRET_KEY)
 PII_KEY = os.environ.get("PRAKERJA_PII_KEY", DEMO_PII_KEY)
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
     "prakerja.partners",
     "prakerja.catalog",
     "prakerja.enrolment",
+    "prakerja.surveys",
+    "prakerja.payments",
     "prakerja.partnersim",
     "prakerja.demo",
 ]
@@ -174,6 +177,17 @@ POPULATION_REGISTRY = os.environ.get(
     "PRAKERJA_POPULATION_REGISTRY", "prakerja.registry.dukcapil.FakePopulationRegistry"
 )
 
+# Payment providers (a bank and four e-wallets) behind one adapter; docs/payments.md has the wire shape.
+# The in-process fake answers account checks offline; the HTTP adapter speaks to the providers' gateway
+# (in development and tests: `prakerja payouts simulator` on loopback).
+PAYMENT_PROVIDERS = os.environ.get("PRAKERJA_PAYMENT_PROVIDERS", "prakerja.payments.providers.HttpProviders")
+PAYMENT_PROVIDER_URL = os.environ.get("PRAKERJA_PAYMENT_PROVIDER_URL", "http://127.0.0.1:8765")
+# Each provider signs its callbacks with HMAC-SHA256 under a key derived from this secret and its code.
+PAYMENT_PROVIDER_SECRET = os.environ.get("PRAKERJA_PAYMENT_PROVIDER_SECRET", DEMO_PROVIDER_SECRET)
+PAYMENT_CALLBACK_TOLERANCE_SECONDS = int(os.environ.get("PRAKERJA_PAYMENT_CALLBACK_TOLERANCE_SECONDS", "300"))
+PAYMENT_CHUNK_SIZE = int(os.environ.get("PRAKERJA_PAYMENT_CHUNK_SIZE", "5000"))
+PAYMENT_MAX_ATTEMPTS = int(os.environ.get("PRAKERJA_PAYMENT_MAX_ATTEMPTS", "3"))
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
@@ -196,6 +210,8 @@ def _refuse_unsafe_production() -> None:
         problems.append("PRAKERJA_BLIND_INDEX_KEY is the demo key")
     if CERTIFICATE_KEY == DEMO_CERTIFICATE_KEY:
         problems.append("PRAKERJA_CERTIFICATE_KEY is the demo key")
+    if PAYMENT_PROVIDER_SECRET == DEMO_PROVIDER_SECRET:
+        problems.append("PRAKERJA_PAYMENT_PROVIDER_SECRET is the demo key")
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         problems.append("PRAKERJA_DATABASE_URL points at SQLite; production runs on PostgreSQL")
     if DEBUG:

@@ -12,6 +12,8 @@ urlpatterns = [
     path("", include("prakerja.waves.urls")),
     path("", include("prakerja.catalog.urls")),
     path("", include("prakerja.enrolment.urls")),
+    path("", include("prakerja.surveys.urls")),
+    path("", include("prakerja.payments.urls")),
     path("", include("prakerja.partners.urls")),
     path("", include("prakerja.accounts.urls")),
 ]

@@ -1,6 +1,5 @@
 """In Chromium: a participant joins the open wave; anyone checks its draw on the public page."""
 
-import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -8,13 +7,11 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from prakerja.regions.models import Region
-from prakerja.regions.services import regions_load
 from prakerja.registry.models import Applicant
 from prakerja.waves import rules
-from prakerja.waves.models import Card, Scheme
+from prakerja.waves.models import Card
 from prakerja.waves.services import wave_announce, wave_close, wave_select
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, reseed
 from tests.waves.helpers import SEED, open_wave_with, population
 
 pytestmark = pytest.mark.browser
@@ -22,13 +19,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def people(transactional_db: None) -> list[Applicant]:
-    """A transactional test before this one may have flushed the regions and the schemes seeded by
-    migration: load them again if so."""
-    if not Region.objects.filter(code="3273").exists():
-        regions_load()
-    if not Scheme.objects.exists():
-        for scheme in importlib.import_module("prakerja.waves.migrations.0002_seed_schemes").SCHEMES:
-            Scheme.objects.create(**scheme)
+    """Applicants, after restoring what an earlier transactional test's flush removed."""
+    reseed()
     return population(40)
 
 

@@ -1,7 +1,6 @@
 """On PostgreSQL, with real concurrent connections: 64 purchases against one balance never overdraw it,
 and of two simultaneous redemptions of one voucher exactly one succeeds."""
 
-import importlib
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -14,11 +13,10 @@ from prakerja.core.errors import PrakerjaError
 from prakerja.enrolment import services
 from prakerja.enrolment.models import Purchase, PurchaseStatus
 from prakerja.ledger.selectors import balance, ledger_check
-from prakerja.regions.models import Region
 from prakerja.regions.selectors import forget_cached_names
-from prakerja.regions.services import regions_load
-from prakerja.waves.models import Card, Scheme
+from prakerja.waves.models import Card
 from prakerja.waves.services import wave_announce
+from tests.conftest import reseed
 from tests.waves.helpers import drawn_wave, population
 
 from .test_services import link
@@ -33,12 +31,8 @@ pytestmark = [
 
 @pytest.fixture
 def cards(transactional_db: None) -> list[Card]:
-    """A transactional test before this one may have flushed the regions and the schemes: restore them."""
-    forget_cached_names()
-    if not Region.objects.filter(code="3273").exists():
-        regions_load()
-    for scheme in importlib.import_module("prakerja.waves.migrations.0002_seed_schemes").SCHEMES:
-        Scheme.objects.get_or_create(code=scheme["code"], defaults=scheme)
+    """Card holders of a drawn wave, committed (after restoring what an earlier flush removed)."""
+    reseed()
     wave = drawn_wave(population(40))
     wave_announce(wave=wave, actor="test")
     yield list(Card.objects.select_related("applicant").order_by("pk"))

@@ -155,7 +155,7 @@ def test_joining_is_refused_with_a_reason(applicants) -> None:
 
 def test_announcement_issues_funded_cards_and_tells_everyone(applicants) -> None:
     wave = _drawn(applicants)
-    appropriated = wave.total_quota * wave.scheme.training_balance
+    appropriated = wave.total_quota * wave.scheme.total_per_recipient
     result = wave_announce(wave=wave, actor="test")
     selected = Entry.objects.filter(wave=wave, status=EntryStatus.SELECTED).count()
     assert result.cards == selected == Card.objects.count()

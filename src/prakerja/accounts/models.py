@@ -38,6 +38,7 @@ class User(AbstractUser):
 class Purpose(models.TextChoices):
     VERIFY_EMAIL = "verify_email", _("Verify e-mail")
     VERIFY_PHONE = "verify_phone", _("Verify phone")
+    PAYOUT_ACCOUNT = "payout_account", _("Change the payout account")
 
 
 class OneTimeCode(models.Model):

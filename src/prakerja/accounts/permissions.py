@@ -48,6 +48,9 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "partners.change",
         "catalog.view",
         "catalog.change",
+        "surveys.view",
+        "surveys.change",
+        "payments.view",
     },
     Role.SELECTION_OFFICER: {
         "account.view",
@@ -68,7 +71,13 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "catalog.view",
         "catalog.change",
     },
-    Role.FINANCE_OFFICER: {"account.view", "account.change", "pmo.view"},
+    Role.FINANCE_OFFICER: {
+        "account.view",
+        "account.change",
+        "pmo.view",
+        "payments.view",
+        "payments.change",
+    },
     Role.ME_ANALYST: {
         "account.view",
         "account.change",
@@ -77,6 +86,9 @@ ROLE_ACTIONS: dict[str, set[str]] = {
         "waves.view",
         "partners.view",
         "catalog.view",
+        "surveys.view",
+        "surveys.change",
+        "payments.view",
     },
     Role.COMPLAINTS_OFFICER: {
         "account.view",

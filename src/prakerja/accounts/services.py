@@ -104,7 +104,12 @@ def _code_digest(code: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), code.encode(), hashlib.sha256).hexdigest()
 
 
-_CHANNELS = {Purpose.VERIFY_EMAIL: Channel.EMAIL, Purpose.VERIFY_PHONE: Channel.SMS}
+_CHANNELS = {
+    Purpose.VERIFY_EMAIL: Channel.EMAIL,
+    Purpose.VERIFY_PHONE: Channel.SMS,
+    Purpose.PAYOUT_ACCOUNT: Channel.SMS,
+}
+_VERIFIES = {Purpose.VERIFY_EMAIL: "email_verified_at", Purpose.VERIFY_PHONE: "phone_verified_at"}
 
 
 def otp_send(*, user: User, purpose: str) -> OneTimeCode:
@@ -157,11 +162,13 @@ def otp_verify(*, user: User, purpose: str, code: str) -> None:
         if left <= 0:
             raise CodeExpired()
         raise WrongCode(left=left)
-    field = "email_verified_at" if purpose == Purpose.VERIFY_EMAIL else "phone_verified_at"
     with transaction.atomic():
         now = timezone.now()
         otp.used_at = now
         otp.save(update_fields=["used_at"])
+        field = _VERIFIES.get(Purpose(purpose))
+        if field is None:
+            return  # a code confirming another action: the caller records that action
         setattr(user, field, now)
         user.save(update_fields=[field])
         audit_record(actor=user, action=f"accounts.{purpose}", obj=user, after={field: now.isoformat()})

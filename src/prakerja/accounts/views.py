@@ -102,6 +102,8 @@ def pmo_home(request: HttpRequest) -> HttpResponse:
         "waves.view",
         "catalog.view",
         "partners.view",
+        "surveys.view",
+        "payments.view",
     )
     allowed = {a for a in actions if can(request.user, a)}
     return render(

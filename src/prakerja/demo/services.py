@@ -46,6 +46,7 @@ DEMO_USERS = (
     ("pmo.seleksi", Role.SELECTION_OFFICER, "Petugas Seleksi"),
     ("pmo.kemitraan", Role.PARTNERSHIP_OFFICER, "Petugas Kemitraan"),
     ("pmo.keuangan", Role.FINANCE_OFFICER, "Petugas Keuangan"),
+    ("pmo.bendahara", Role.FINANCE_OFFICER, "Bendahara (pemeriksa)"),
     ("pmo.monev", Role.ME_ANALYST, "Analis Monev"),
     ("pmo.pengaduan", Role.COMPLAINTS_OFFICER, "Petugas Pengaduan"),
     ("auditor", Role.AUDITOR, "Auditor"),

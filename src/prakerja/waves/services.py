@@ -153,7 +153,7 @@ def _funds_ready() -> None:
 
 
 def wave_open(*, wave: Wave, actor: Any) -> int:
-    """Open the wave for joining, fund its training balances, and carry over the earlier waiting lists.
+    """Open the wave for joining, fund its benefits (balances, incentives), carry over earlier waiting lists.
 
     Returns how many entries were carried over."""
     with transaction.atomic():
@@ -170,10 +170,10 @@ def wave_open(*, wave: Wave, actor: Any) -> int:
         _funds_ready()
         entry_post(
             postings=[
-                (BUDGET_ACCOUNT, -wave.total_quota * wave.scheme.training_balance),
-                (FUND_ACCOUNT, wave.total_quota * wave.scheme.training_balance),
+                (BUDGET_ACCOUNT, -wave.total_quota * wave.scheme.total_per_recipient),
+                (FUND_ACCOUNT, wave.total_quota * wave.scheme.total_per_recipient),
             ],
-            memo=f"Training balances of wave {wave.number}",
+            memo=f"Training balances and incentives of wave {wave.number}",
             actor=actor,
             idempotency_key=f"wave:{wave.number}:appropriation",
         )

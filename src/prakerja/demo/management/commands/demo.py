@@ -7,6 +7,7 @@ import pyotp
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Count, Sum
 from django.utils import translation
 from rich.console import Console
 from rich.progress import Progress
@@ -17,6 +18,7 @@ from prakerja.accounts.selectors import programme_summary
 from prakerja.catalog.models import Listing, Training, TrainingStatus
 from prakerja.core.audit import audit_verify
 from prakerja.demo.partners import demo_partners
+from prakerja.demo.payouts import ALUMNUS, demo_payouts, demo_simulator
 from prakerja.demo.services import (
     DEMO_PASSWORD,
     DemoWaves,
@@ -29,9 +31,12 @@ from prakerja.demo.services import (
 from prakerja.demo.trainings import demo_catalog
 from prakerja.enrolment.models import Certificate, Purchase, PurchaseStatus
 from prakerja.enrolment.services import sales_refresh
+from prakerja.ledger.selectors import ledger_check
 from prakerja.partners.models import ConflictOfInterest, Partner
 from prakerja.partners.selectors import IN_GOOD_STANDING
 from prakerja.partnersim.management.commands.partner_sim import demo_run, summary_table
+from prakerja.payments.models import Payment, PaymentState
+from prakerja.payments.selectors import benefits_of
 from prakerja.registry.models import Applicant
 from prakerja.registry.selectors import counts_by_failing_rule
 from prakerja.waves.models import Card, Entry
@@ -89,11 +94,29 @@ class Command(BaseCommand):
         console.print("Training catalogue: trainings published, curated and listed by the platforms")
         demo_catalog()
         self._sell(console)
+        simulator = demo_simulator(work_dir=Path(settings.WORK_DIR))
+        try:
+            console.print(
+                "Incentives: ratings, surveys, payout accounts, batches paid through the provider simulator"
+            )
+            demo_payouts()
+        finally:
+            simulator.stop()
         with translation.override("en"):  # the command line speaks English, like the code and docs
             self._print_summary(console, users, waves)
         if not options["no_serve"]:
-            console.print(f"Serving on http://{options['addr']}/ — Ctrl+C stops.")
-            call_command("runserver", options["addr"], use_reloader=False)
+            simulator = demo_simulator(
+                work_dir=Path(settings.WORK_DIR),
+                callback_url=f"http://{options['addr']}/api/v1/payments/callbacks/",
+            )
+            console.print(
+                f"Serving on http://{options['addr']}/ — Ctrl+C stops. "
+                f"Payment provider simulator: {settings.PAYMENT_PROVIDER_URL}"
+            )
+            try:
+                call_command("runserver", options["addr"], use_reloader=False)
+            finally:
+                simulator.stop()
 
     def _sell(self, console: Console) -> None:
         # Only up to SIM_PARTICIPANTS sales in all, so a second run adds none.
@@ -164,6 +187,16 @@ class Command(BaseCommand):
         held.add_row("purchases", f"{Purchase.objects.count():,}")
         completed = Purchase.objects.filter(status=PurchaseStatus.COMPLETED).count()
         held.add_row("  completed, certificates issued", f"{completed:,} ({Certificate.objects.count():,})")
+        paid = Payment.objects.filter(state=PaymentState.PAID).aggregate(n=Count("pk"), total=Sum("amount"))
+        held.add_row("incentive payments paid (Rp)", f"{paid['n']:,} ({paid['total'] or 0:,})")
+        alumnus = Applicant.objects.filter(user__username=ALUMNUS).first()
+        benefits = benefits_of(alumnus) if alumnus else None
+        if benefits:
+            held.add_row(
+                f"  benefit received by '{ALUMNUS}' (Rp)",
+                f"{benefits.received:,} of {benefits.scheme_total:,}",
+            )
+        held.add_row("ledger check", "holds" if not ledger_check() else "BROKEN")
         chain = audit_verify()
         held.add_row(
             "audit entries (chain " + ("intact" if chain.ok else "BROKEN") + ")", f"{chain.checked:,}"

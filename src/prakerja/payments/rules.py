@@ -1,0 +1,111 @@
+"""Pure rules of incentives and payouts: instalment dates, payment states, callback signatures,
+settlement-file lines and account-check answers."""
+
+import calendar
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import date, datetime
+
+# A payment's state only moves forward along these arrows.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "pending": frozenset({"sent"}),
+    "sent": frozenset({"paid", "failed"}),
+    "paid": frozenset({"returned"}),
+    "failed": frozenset({"retried", "returned"}),
+    "retried": frozenset(),
+    "returned": frozenset(),
+}
+OUTCOMES = ("paid", "failed", "returned")  # what a provider may report of a payment
+
+
+def may_move(current: str, new: str) -> bool:
+    return new in TRANSITIONS.get(current, frozenset())
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later, or the month's last day when it is shorter."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def instalment_dates(start: date, instalments: int) -> list[date]:
+    """Monthly instalments, the first on `start`."""
+    return [add_months(start, n) for n in range(instalments)]
+
+
+def provider_key(secret: str, provider: str) -> bytes:
+    """Each provider's callback signing key, derived from the shared secret."""
+    return hmac.new(secret.encode(), f"provider-callback:{provider}".encode(), hashlib.sha256).digest()
+
+
+def callback_signature(key: bytes, timestamp: int, body: bytes) -> str:
+    """`v1=` and HMAC-SHA256 of "<timestamp>.<body>" in hex."""
+    return "v1=" + hmac.new(key, str(timestamp).encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def callback_problem(
+    key: bytes, timestamp: str, signature: str, body: bytes, now: int, tolerance: int
+) -> str:
+    """Why a callback cannot be trusted ("" when it can): a missing, stale or wrong signature."""
+    if not timestamp or not signature:
+        return "unsigned"
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        return "bad timestamp"
+    if abs(now - sent) > tolerance:
+        return "stale timestamp"
+    expected = callback_signature(key, sent, body)
+    if not any(hmac.compare_digest(expected, given.strip()) for given in signature.split(",")):
+        return "signature does not match"
+    return ""
+
+
+SETTLEMENT_HEADER = ("payment_key", "reference", "amount", "state", "settled_at")
+
+
+@dataclass(frozen=True)
+class SettlementLine:
+    key: str
+    reference: str
+    amount: int
+    state: str
+    settled_at: datetime
+
+
+def settlement_line(fields: list[str]) -> SettlementLine | str:
+    """One line of a provider's settlement file, or why it is malformed."""
+    if len(fields) != len(SETTLEMENT_HEADER):
+        return f"expected {len(SETTLEMENT_HEADER)} fields, found {len(fields)}"
+    key, reference, amount, state, settled_at = (f.strip() for f in fields)
+    if not key:
+        return "payment_key is empty"
+    if not amount.isdigit() or int(amount) <= 0:
+        return f"amount {amount[:20]!r} is not a positive whole number of rupiah"
+    if state not in OUTCOMES:
+        return f"state {state[:20]!r} is not one of {', '.join(OUTCOMES)}"
+    try:
+        moment = datetime.fromisoformat(settled_at)
+    except ValueError:
+        return f"settled_at {settled_at[:40]!r} is not an ISO date and time"
+    if moment.tzinfo is None:
+        return "settled_at has no time zone"
+    return SettlementLine(key, reference, int(amount), state, moment)
+
+
+def mask_name(name: str) -> str:
+    """ "Budi Santoso" -> "B*** S******": enough for a person to recognise their own account."""
+    return " ".join(word[0] + "*" * (len(word) - 1) for word in name.split() if word)
+
+
+def account_number_problem(provider: str, number: str) -> str:
+    """Why an account number cannot be right for the provider ("" when it can)."""
+    if not number.isdigit():
+        return "digits only"
+    if provider == "bni":
+        return "" if len(number) == 10 else "a BNI account number has 10 digits"
+    if not (number.startswith("08") and 10 <= len(number) <= 13):
+        return "an e-wallet is identified by its phone number, 08 and 10-13 digits"
+    return ""

@@ -1,0 +1,1049 @@
+"""Payment writes: payout accounts, incentive entitlements, disbursement batches (build, approve, send,
+resume), provider outcomes (callbacks and settlement files) and platform statements.
+
+Money moves in the ledger between control accounts; each row here names the entry that moved it:
+  programme:fund --entitlement--> owed:incentives --chunk sent--> transit:<provider> --paid--> paid:incentives
+  transit --failed--> owed (tried again later)    owed --given up--> fund    paid --returned--> fund
+  payable:platform:<id> --statement--> settlement:platforms --transferred--> paid:platforms
+"""
+
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Min, OuterRef, Subquery, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from prakerja.accounts.models import Purpose
+from prakerja.accounts.services import otp_send, otp_verify
+from prakerja.catalog.models import Review
+from prakerja.core.audit import audit_record, rows_digest
+from prakerja.core.errors import Conflict, Forbidden, InvalidInput, NotFound, PrakerjaError
+from prakerja.enrolment.models import Purchase, PurchaseStatus
+from prakerja.enrolment.services import payable_account
+from prakerja.ledger.services import account_open, entry_post
+from prakerja.partners.models import Agreement, Partner
+from prakerja.partners.rules import DEFAULT_COMMISSION_CAP_BP, commission
+from prakerja.payments import rules
+from prakerja.payments.models import (
+    AccountStatus,
+    Batch,
+    BatchStatus,
+    Callback,
+    CallbackOutcome,
+    Chunk,
+    Discrepancy,
+    DiscrepancyKind,
+    Entitlement,
+    EntitlementKind,
+    EntitlementStatus,
+    Payment,
+    PaymentState,
+    PayoutAccount,
+    Provider,
+    Reconciliation,
+    Statement,
+    StatementLine,
+)
+from prakerja.payments.providers import AccountQuery, Instruction, providers
+from prakerja.registry.models import Applicant
+from prakerja.surveys.models import Invitation
+from prakerja.waves.models import Scheme
+from prakerja.waves.services import FUND_ACCOUNT
+
+log = logging.getLogger(__name__)
+
+OWED_ACCOUNT = "owed:incentives"
+PAID_ACCOUNT = "paid:incentives"
+SETTLEMENT_ACCOUNT = "settlement:platforms"
+PLATFORMS_PAID_ACCOUNT = "paid:platforms"
+ROWS = 5_000  # entitlements booked per journal entry, payments read per round trip
+
+
+def transit_account(provider: str) -> str:
+    return f"transit:{provider}"
+
+
+def accounts_ready() -> None:
+    """Open the control accounts (idempotent)."""
+    account_open(code=OWED_ACCOUNT, name="Incentives owed to participants")
+    account_open(code=PAID_ACCOUNT, name="Incentives paid to participants")
+    account_open(code=SETTLEMENT_ACCOUNT, name="Training fees on issued platform statements")
+    account_open(code=PLATFORMS_PAID_ACCOUNT, name="Training fees transferred to platforms")
+    for provider in Provider.values:
+        account_open(code=transit_account(provider), name=f"Payments handed to {provider}, outcome awaited")
+
+
+# --- Payout accounts -----------------------------------------------------------------------------
+
+
+class PayoutAccountInvalid(InvalidInput):
+    code = "payout_account_invalid"
+    message = _("The payout account cannot be used: %(reasons)s.")
+
+
+class PayoutAccountRefused(Conflict):
+    code = "payout_account_refused"
+    keeps_writes = True  # the refused attempt stays on record
+    message = _("The provider could not confirm this account belongs to you: %(reason)s.")
+
+
+class CodeNeeded(PrakerjaError):
+    status = 403
+    code = "code_needed"
+    message = _("Changing your payout account needs the code we just sent to your phone.")
+
+
+_REFUSALS = {
+    "not_found": _("the provider knows no such account"),
+    "name_mismatch": _("the account holder's name differs from your registered name"),
+    "nik_mismatch": _("the account is registered to another NIK"),
+}
+
+
+def payout_account_code_send(*, applicant: Applicant) -> None:
+    """Send the one-time code that a change of payout account needs."""
+    if applicant.user is None:
+        raise NotFound()
+    otp_send(user=applicant.user, purpose=Purpose.PAYOUT_ACCOUNT)
+
+
+def payout_account_set(*, applicant: Applicant, provider: str, number: str, code: str = "") -> PayoutAccount:
+    """Link a bank account or e-wallet after the provider confirms name and NIK; a change needs a fresh code.
+
+    The provider is asked first; nothing is written when it cannot be reached. A refused account is kept (as
+    rejected, so the attempt is on record) and the current account stays in force."""
+    number = "".join(number.split())
+    problems = []
+    if provider not in Provider.values:
+        problems.append(
+            {"field": "provider", "code": "unknown", "message": str(_("Choose a bank or e-wallet."))}
+        )
+    elif problem := rules.account_number_problem(provider, number):
+        problems.append({"field": "number", "code": "invalid", "message": str(_(problem))})
+    if problems:
+        raise PayoutAccountInvalid(reasons="; ".join(p["message"] for p in problems), problems=problems)
+    current = PayoutAccount.objects.filter(applicant=applicant, status=AccountStatus.VERIFIED).first()
+    if current is not None:
+        if not code:
+            raise CodeNeeded()
+        assert applicant.user is not None
+        otp_verify(user=applicant.user, purpose=Purpose.PAYOUT_ACCOUNT, code=code)  # counts a wrong try
+    answer = providers().inquire(
+        AccountQuery(provider=provider, number=number, name=applicant.full_name, nik=applicant.nik)
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        verified = answer.status == "match"
+        if verified and current is not None:
+            PayoutAccount.objects.filter(pk=current.pk, status=AccountStatus.VERIFIED).update(
+                status=AccountStatus.REPLACED, replaced_at=now
+            )
+        account = PayoutAccount.objects.create(
+            applicant=applicant,
+            provider=provider,
+            number=number,
+            number_last4=number[-4:],
+            holder_name=answer.holder_name,
+            status=AccountStatus.VERIFIED if verified else AccountStatus.REJECTED,
+            reason="" if verified else answer.status,
+            reference=answer.reference,
+            created_at=now,
+            verified_at=now if verified else None,
+        )
+        audit_record(
+            actor=applicant.user or "system",
+            action="payments.account_linked" if verified else "payments.account_refused",
+            obj=account,
+            after={
+                "provider": provider,
+                "last4": account.number_last4,
+                "status": account.status,
+                "replaces": current.pk if current and verified else None,
+            },
+        )
+    if not verified:
+        raise PayoutAccountRefused(reason=_REFUSALS.get(answer.status, answer.status))
+    return account
+
+
+# --- Entitlements ------------------------------------------------------------------------------
+
+
+@dataclass
+class ScheduleResult:
+    incentives: int = 0
+    surveys: int = 0
+    participants: int = 0
+
+
+def _book(rows: list[Entitlement], memo: str, actor: Any) -> int:
+    """Move the rows' total from the fund to owed:incentives and store them naming that entry, at once."""
+    if not rows:
+        return 0
+    digest = rows_digest((r.applicant_id, r.kind, r.sequence, r.amount) for r in rows)
+    total = sum(r.amount for r in rows)
+    with transaction.atomic():
+        entry = entry_post(
+            postings=[(FUND_ACCOUNT, -total), (OWED_ACCOUNT, total)],
+            memo=f"{memo} ({len(rows)})",
+            actor=actor,
+            idempotency_key=f"entitlements:{digest[:40]}",
+            audited=False,
+        )
+        for row in rows:
+            row.entry = entry
+        Entitlement.objects.bulk_create(rows, batch_size=ROWS)
+        audit_record(
+            actor=actor,
+            action="payments.entitlements_booked",
+            obj=entry,
+            after={"rows": len(rows), "total": total, "rows_digest": digest},
+        )
+    return len(rows)
+
+
+def _first_rated_completions() -> Iterator[tuple[int, int, int, datetime]]:
+    """(card, applicant, scheme, moment) of every card holder owed no incentive yet whose first completed
+    training is rated; the moment is when both were true (completion, or the rating if later)."""
+    rated_at = Review.objects.filter(
+        applicant_id=OuterRef("card__applicant_id"), training_id=OuterRef("training_id")
+    ).values("created_at")[:1]
+    rows = (
+        Purchase.objects.filter(status=PurchaseStatus.COMPLETED)
+        .filter(
+            ~Exists(Entitlement.objects.filter(card_id=OuterRef("card_id"), kind=EntitlementKind.INCENTIVE))
+        )
+        .annotate(rated_at=Subquery(rated_at))
+        .filter(rated_at__isnull=False)
+        .order_by("card_id", "completed_at")
+        .values_list(
+            "card_id", "card__applicant_id", "card__entry__wave__scheme_id", "completed_at", "rated_at"
+        )
+    )
+    last = None
+    for card_id, applicant_id, scheme_id, completed_at, rated_at_ in rows.iterator(chunk_size=ROWS):
+        if card_id == last:
+            continue  # only the first completed training of a card counts
+        last = card_id
+        yield card_id, applicant_id, scheme_id, max(completed_at, rated_at_)
+
+
+def entitlements_schedule(*, actor: Any, now: datetime | None = None) -> ScheduleResult:
+    """Book what participants have earned and are owed no entitlement for yet; safe to run again.
+
+    After the first completed and rated training: the scheme's post-training incentive in monthly instalments,
+    the first due at once. For each completed survey up to the scheme's number: the survey incentive."""
+    now = now or timezone.now()
+    accounts_ready()
+    schemes = {s.pk: s for s in Scheme.objects.all()}
+    result = ScheduleResult()
+    rows: list[Entitlement] = []
+    for card_id, applicant_id, scheme_id, moment in _first_rated_completions():
+        scheme = schemes[scheme_id]
+        if not scheme.incentive_amount or not scheme.incentive_instalments:
+            continue
+        start = timezone.localdate(moment)
+        for n, due in enumerate(rules.instalment_dates(start, scheme.incentive_instalments), start=1):
+            rows.append(
+                Entitlement(
+                    applicant_id=applicant_id,
+                    card_id=card_id,
+                    kind=EntitlementKind.INCENTIVE,
+                    sequence=n,
+                    amount=scheme.incentive_amount,
+                    due_on=due,
+                    created_at=now,
+                )
+            )
+        result.participants += 1
+        if len(rows) >= ROWS:
+            result.incentives += _book(rows, "Post-training incentives earned", actor)
+            rows = []
+    result.incentives += _book(rows, "Post-training incentives earned", actor)
+    rows = []
+    surveys = (
+        Invitation.objects.filter(completed_at__isnull=False)
+        .filter(
+            ~Exists(
+                Entitlement.objects.filter(
+                    applicant_id=OuterRef("applicant_id"),
+                    kind=EntitlementKind.SURVEY,
+                    sequence=OuterRef("sequence"),
+                )
+            )
+        )
+        .order_by("pk")
+        .values_list("applicant_id", "card_id", "card__entry__wave__scheme_id", "sequence", "completed_at")
+    )
+    for applicant_id, card_id, scheme_id, sequence, completed_at in surveys.iterator(chunk_size=ROWS):
+        scheme = schemes[scheme_id]
+        if not scheme.survey_incentive or sequence > scheme.survey_count:
+            continue
+        rows.append(
+            Entitlement(
+                applicant_id=applicant_id,
+                card_id=card_id,
+                kind=EntitlementKind.SURVEY,
+                sequence=sequence,
+                amount=scheme.survey_incentive,
+                due_on=timezone.localdate(completed_at),
+                created_at=now,
+            )
+        )
+        if len(rows) >= ROWS:
+            result.surveys += _book(rows, "Survey incentives earned", actor)
+            rows = []
+    result.surveys += _book(rows, "Survey incentives earned", actor)
+    return result
+
+
+# --- Disbursement batches ----------------------------------------------------------------------
+
+
+class BatchEmpty(Conflict):
+    code = "batch_empty"
+    message = _(
+        "No payment is due by %(day)s to a verified payout account: there is nothing to put in a batch."
+    )
+
+
+class BatchWrongState(Conflict):
+    code = "batch_wrong_state"
+    message = _("Batch %(batch)s is %(status)s; this needs it to be %(needed)s.")
+
+
+class MakerCannotCheck(Forbidden):
+    code = "maker_cannot_check"
+    message = _("The officer who built a batch cannot approve it: another finance officer must check it.")
+
+
+class BatchAltered(Conflict):
+    code = "batch_altered"
+    message = _("The payments of batch %(batch)s changed after it was built; it cannot be approved.")
+
+
+def _label(actor: Any) -> str:
+    return actor.get_username() if hasattr(actor, "get_username") else str(actor)
+
+
+def _user(actor: Any) -> Any:
+    return actor if hasattr(actor, "get_username") else None
+
+
+def _require(batch: Batch, *needed: str) -> Batch:
+    batch = Batch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status not in needed:
+        raise BatchWrongState(
+            batch=batch.pk,
+            status=BatchStatus(batch.status).label,
+            needed=" / ".join(str(BatchStatus(n).label) for n in needed),
+        )
+    return batch
+
+
+def _table(model: Any) -> str:
+    return str(model._meta.db_table)
+
+
+def _give_up_after_failures(*, actor: Any) -> int:
+    """Entitlements whose payment failed the allowed number of times: the money goes back to the fund."""
+    tried = (
+        Payment.objects.filter(state__in=[PaymentState.FAILED, PaymentState.RETRIED])
+        .values("entitlement_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=settings.PAYMENT_MAX_ATTEMPTS)
+        .values("entitlement_id")
+    )
+    with transaction.atomic():
+        payments = list(
+            Payment.objects.select_for_update()
+            .filter(
+                state=PaymentState.FAILED,
+                entitlement_id__in=tried,
+                entitlement__status=EntitlementStatus.OWED,
+            )
+            .values_list("pk", "entitlement_id", "amount")
+        )
+        if not payments:
+            return 0
+        total = sum(amount for _pk, _e, amount in payments)
+        entry = entry_post(
+            postings=[(OWED_ACCOUNT, -total), (FUND_ACCOUNT, total)],
+            memo=f"Incentives returned to the fund after {settings.PAYMENT_MAX_ATTEMPTS} failed payments",
+            actor=actor,
+            audited=False,
+        )
+        Payment.objects.filter(pk__in=[p for p, _e, _a in payments]).update(
+            state=PaymentState.RETURNED, reason="returned after repeated failures", updated_at=timezone.now()
+        )
+        Entitlement.objects.filter(pk__in=[e for _p, e, _a in payments]).update(
+            status=EntitlementStatus.RETURNED
+        )
+        audit_record(
+            actor=actor,
+            action="payments.returned_after_failures",
+            obj=entry,
+            after={"payments": len(payments), "total": total},
+        )
+    return len(payments)
+
+
+def _payments_digest(batch: Batch) -> str:
+    rows = Payment.objects.filter(batch=batch).order_by("pk").values_list("key", "account_id", "amount")
+    return rows_digest(rows.iterator(chunk_size=ROWS))
+
+
+def batch_build(*, actor: Any, due_by: date | None = None) -> Batch:
+    """Assemble every payment due by `due_by` to a verified account into a new batch, in provider chunks.
+
+    Set-based: one INSERT … SELECT; an entitlement already in a live payment is left out (and a unique index
+    refuses it even to a concurrent build), so building again adds nothing. A failed payment is tried again
+    here with a new key; after the allowed attempts its money returns to the fund instead."""
+    due_by = due_by or timezone.localdate()
+    accounts_ready()
+    _give_up_after_failures(actor=actor)
+    now = timezone.now()
+    payment, entitlement, account = _table(Payment), _table(Entitlement), _table(PayoutAccount)
+    with transaction.atomic():
+        batch = Batch.objects.create(
+            due_by=due_by, built_by=_user(actor), built_by_label=_label(actor), built_at=now
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {payment} (batch_id, entitlement_id, account_id, provider, amount, attempt, "key",
+                                       state, provider_reference, reason, updated_at)
+                SELECT %s, e.id, a.id, a.provider, e.amount, 1 + COALESCE(f.n, 0),
+                       'P' || e.id || '-' || (1 + COALESCE(f.n, 0)), 'pending', '', '', %s
+                FROM {entitlement} e
+                JOIN {account} a ON a.applicant_id = e.applicant_id AND a.status = 'verified'
+                LEFT JOIN (SELECT entitlement_id, COUNT(*) AS n FROM {payment}
+                           WHERE state IN ('failed', 'retried') GROUP BY entitlement_id) f
+                       ON f.entitlement_id = e.id
+                WHERE e.status = 'owed' AND e.due_on <= %s
+                  AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.entitlement_id = e.id
+                                  AND p.state IN ('pending', 'sent', 'paid'))
+                ORDER BY a.provider, e.id
+                """,  # noqa: S608 - table names from the models, values as parameters
+                [batch.pk, now, due_by],
+            )
+            count = cursor.rowcount
+        if not count:
+            raise BatchEmpty(day=due_by.isoformat())
+        # The failed attempts now tried again.
+        Payment.objects.filter(
+            state=PaymentState.FAILED,
+            entitlement_id__in=Payment.objects.filter(batch=batch).values("entitlement_id"),
+        ).update(state=PaymentState.RETRIED, updated_at=now)
+        _chunks_make(batch)
+        totals = Payment.objects.filter(batch=batch).aggregate(n=Count("id"), total=Sum("amount"))
+        batch.payment_count, batch.total = totals["n"], totals["total"]
+        batch.digest = _payments_digest(batch)
+        batch.save(update_fields=["payment_count", "total", "digest"])
+        audit_record(
+            actor=actor,
+            action="payments.batch_built",
+            obj=batch,
+            after={
+                "due_by": due_by.isoformat(),
+                "payments": batch.payment_count,
+                "total": batch.total,
+                "digest": batch.digest,
+            },
+        )
+    return batch
+
+
+def _chunks_make(batch: Batch) -> None:
+    """Split the batch per provider into chunks of PAYMENT_CHUNK_SIZE payments, set-based."""
+    size = settings.PAYMENT_CHUNK_SIZE
+    per_provider = (
+        Payment.objects.filter(batch=batch).values("provider").annotate(n=Count("id")).order_by("provider")
+    )
+    Chunk.objects.bulk_create(
+        Chunk(batch=batch, provider=row["provider"], sequence=seq, payment_count=0, total=0)
+        for row in per_provider
+        for seq in range((row["n"] + size - 1) // size)
+    )
+    payment, chunk = _table(Payment), _table(Chunk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {payment} SET chunk_id = c.id
+            FROM (SELECT id, provider, (ROW_NUMBER() OVER (PARTITION BY provider ORDER BY id) - 1) / %s AS seq
+                  FROM {payment} WHERE batch_id = %s) r
+            JOIN {chunk} c ON c.batch_id = %s AND c.provider = r.provider AND c.sequence = r.seq
+            WHERE {payment}.id = r.id
+            """,  # noqa: S608 - table names from the models, values as parameters
+            [size, batch.pk, batch.pk],
+        )
+        cursor.execute(
+            f"""
+            UPDATE {chunk} SET
+              payment_count = (SELECT COUNT(*) FROM {payment} p WHERE p.chunk_id = {chunk}.id),
+              total = (SELECT COALESCE(SUM(p.amount), 0) FROM {payment} p WHERE p.chunk_id = {chunk}.id)
+            WHERE batch_id = %s
+            """,  # noqa: S608 - table names from the models, values as parameters
+            [batch.pk],
+        )
+
+
+def batch_approve(*, batch: Batch, actor: Any) -> Batch:
+    """The second officer's approval (checker): not the maker, and the payments exactly as built."""
+    with transaction.atomic():
+        batch = _require(batch, BatchStatus.BUILT)
+        user = _user(actor)
+        if _label(actor) == batch.built_by_label or (user is not None and user.pk == batch.built_by_id):
+            raise MakerCannotCheck()
+        if _payments_digest(batch) != batch.digest:
+            raise BatchAltered(batch=batch.pk)
+        batch.status, batch.approved_by, batch.approved_by_label, batch.approved_at = (
+            BatchStatus.APPROVED,
+            user,
+            _label(actor),
+            timezone.now(),
+        )
+        batch.save(update_fields=["status", "approved_by", "approved_by_label", "approved_at"])
+        audit_record(actor=actor, action="payments.batch_approved", obj=batch, after={"digest": batch.digest})
+    return batch
+
+
+@dataclass
+class SendResult:
+    chunks: int = 0
+    payments: int = 0
+    resent: int = 0
+
+
+def _hand_over(chunk: Chunk, actor: Any) -> None:
+    """Mark the chunk's payments sent and move their money to the provider's transit account, at once."""
+    with transaction.atomic():
+        chunk = Chunk.objects.select_for_update().get(pk=chunk.pk)
+        if chunk.sent_at is not None:
+            return
+        entry = entry_post(
+            postings=[(OWED_ACCOUNT, -chunk.total), (transit_account(chunk.provider), chunk.total)],
+            memo=f"Batch {chunk.batch_id}: chunk {chunk.provider} {chunk.sequence} handed to the provider",
+            actor=actor,
+            idempotency_key=f"chunk:{chunk.pk}",
+            audited=False,
+        )
+        now = timezone.now()
+        moved = Payment.objects.filter(chunk=chunk, state=PaymentState.PENDING).update(
+            state=PaymentState.SENT, updated_at=now
+        )
+        if moved != chunk.payment_count:
+            raise BatchAltered(batch=chunk.batch_id)
+        chunk.sent_at, chunk.entry = now, entry
+        chunk.save(update_fields=["sent_at", "entry"])
+
+
+def _instructions(chunk: Chunk) -> list[Instruction]:
+    rows = (
+        Payment.objects.filter(chunk=chunk)
+        .order_by("pk")
+        .values_list("key", "account__number", "entitlement__applicant__full_name", "amount")
+    )
+    return [
+        Instruction(key=k, number=n, name=name, amount=a) for k, n, name, a in rows.iterator(chunk_size=ROWS)
+    ]
+
+
+def batch_send(*, batch: Batch, actor: Any, progress: Callable[[int, int], None] | None = None) -> SendResult:
+    """Send an approved batch chunk by chunk; run again after any interruption to resume it.
+
+    Each chunk is handed over (payments `sent`, money in transit) and committed before its request, then
+    acknowledged after the provider's receipt. A chunk handed over but never acknowledged (the process was
+    killed, the provider timed out) is sent again with the same chunk and payment keys, which the provider
+    recognises: nobody is paid twice."""
+    with transaction.atomic():
+        batch = _require(batch, BatchStatus.APPROVED, BatchStatus.SENDING)
+        if batch.status == BatchStatus.APPROVED:
+            batch.status = BatchStatus.SENDING
+            batch.save(update_fields=["status"])
+            audit_record(actor=actor, action="payments.batch_sending", obj=batch)
+    adapter = providers()
+    result = SendResult()
+    chunks = list(batch.chunks.filter(acknowledged_at__isnull=True).order_by("provider", "sequence"))
+    for done, chunk in enumerate(chunks, start=1):
+        if chunk.sent_at is None:
+            _hand_over(chunk, actor)
+        else:
+            result.resent += 1
+        receipt = adapter.disburse(
+            provider=chunk.provider, chunk_key=chunk.key, instructions=_instructions(chunk)
+        )
+        Chunk.objects.filter(pk=chunk.pk).update(
+            acknowledged_at=timezone.now(), provider_reference=receipt.reference
+        )
+        result.chunks += 1
+        result.payments += chunk.payment_count
+        if progress:
+            progress(done, len(chunks))
+    with transaction.atomic():
+        batch = _require(batch, BatchStatus.SENDING)
+        if not batch.chunks.filter(acknowledged_at__isnull=True).exists():
+            batch.status, batch.sent_at = BatchStatus.SENT, timezone.now()
+            batch.save(update_fields=["status", "sent_at"])
+            audit_record(
+                actor=actor, action="payments.batch_sent", obj=batch, after={"chunks": result.chunks}
+            )
+    return result
+
+
+# --- Outcomes: callbacks and settlement files ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    key: str
+    state: str
+    reference: str = ""
+    reason: str = ""
+
+
+@dataclass
+class Applied:
+    applied: int = 0
+    ignored: int = 0
+    unknown: list[str] = field(default_factory=list)
+    conflicting: list[tuple[str, str, str]] = field(default_factory=list)  # key, ours, theirs
+
+
+def outcomes_apply(*, provider: str, outcomes: list[Outcome], actor: Any) -> Applied:
+    """Move payments forward by what the provider reports, in one balanced entry; never backwards.
+
+    A repeated outcome is ignored; a "returned" that arrives before its "paid" counts as both. Paid money
+    leaves transit for paid:incentives, failed money goes back to owed (tried again in a later batch),
+    returned money goes back to the programme fund and its entitlement is closed."""
+    result = Applied()
+    if not outcomes:
+        return result
+    with transaction.atomic():
+        payments = {
+            p.key: p
+            for p in Payment.objects.select_for_update()
+            .filter(provider=provider, key__in={o.key for o in outcomes})
+            .order_by("pk")
+        }
+        paid = failed = returned = 0
+        now = timezone.now()
+        changed: dict[str, Payment] = {}
+        for outcome in outcomes:
+            payment = payments.get(outcome.key)
+            if payment is None:
+                result.unknown.append(outcome.key)
+                continue
+            path = [outcome.state]
+            if outcome.state == PaymentState.RETURNED and payment.state == PaymentState.SENT:
+                path = [PaymentState.PAID, PaymentState.RETURNED]
+            if not rules.may_move(payment.state, path[0]):
+                if (
+                    payment.state == outcome.state
+                    or rules.may_move(outcome.state, payment.state)
+                    or (payment.state == PaymentState.RETURNED and outcome.state == PaymentState.PAID)
+                ):
+                    result.ignored += 1  # a duplicate, or news older than what we know
+                else:
+                    result.conflicting.append((outcome.key, payment.state, outcome.state))
+                continue
+            for state in path:
+                if state == PaymentState.PAID:
+                    paid += payment.amount
+                elif state == PaymentState.FAILED:
+                    failed += payment.amount
+                elif state == PaymentState.RETURNED:
+                    returned += payment.amount
+                payment.state = state
+            payment.provider_reference = outcome.reference[:64] or payment.provider_reference
+            payment.reason = outcome.reason[:100]
+            payment.updated_at = now
+            changed[payment.key] = payment
+            result.applied += 1
+        if not changed:
+            return result
+        postings = [
+            (transit_account(provider), -(paid + failed)),
+            (OWED_ACCOUNT, failed),
+            (PAID_ACCOUNT, paid - returned),
+            (FUND_ACCOUNT, returned),
+        ]
+        entry = (
+            entry_post(
+                postings=[(code, amount) for code, amount in postings if amount],
+                memo=f"Outcomes of {len(changed)} payments from {provider}",
+                actor=actor,
+                audited=False,
+            )
+            if any(amount for _c, amount in postings)
+            else None
+        )
+        for payment in changed.values():
+            payment.settled_entry = entry
+        _states_write(list(changed.values()))
+        by_state: dict[str, list[int]] = defaultdict(list)
+        for payment in changed.values():
+            by_state[payment.state].append(payment.entitlement_id)
+        Entitlement.objects.filter(pk__in=by_state[PaymentState.PAID]).update(status=EntitlementStatus.PAID)
+        Entitlement.objects.filter(pk__in=by_state[PaymentState.RETURNED]).update(
+            status=EntitlementStatus.RETURNED
+        )
+        audit_record(
+            actor=actor,
+            action="payments.outcomes",
+            object_type="payments.provider",
+            object_id=provider,
+            after={
+                "entry": entry.pk if entry else None,
+                "applied": result.applied,
+                "paid": paid,
+                "failed": failed,
+                "returned": returned,
+                "keys_digest": rows_digest(sorted(changed)),
+            },
+        )
+    return result
+
+
+def _states_write(payments: list[Payment]) -> None:
+    """Store the payments' new state, reference, reason and entry: one UPDATE … FROM (VALUES …) per
+    thousands on PostgreSQL (a bulk_update's CASE expressions grow with the square of the rows)."""
+    if connection.vendor != "postgresql":
+        fields = ["state", "provider_reference", "reason", "updated_at", "settled_entry"]
+        Payment.objects.bulk_update(payments, fields, batch_size=500)
+        return
+    table = _table(Payment)
+    for start in range(0, len(payments), ROWS):
+        part = payments[start : start + ROWS]
+        values = ", ".join(["(%s::bigint, %s, %s, %s, %s::timestamptz, %s::bigint)"] * len(part))
+        params: list[Any] = []
+        for p in part:
+            params += [p.pk, p.state, p.provider_reference, p.reason, p.updated_at, p.settled_entry_id]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE {table} SET state = v.state, provider_reference = v.reference, reason = v.reason,
+                       updated_at = v.updated_at, settled_entry_id = v.entry
+                FROM (VALUES {values}) AS v(id, state, reference, reason, updated_at, entry)
+                WHERE {table}.id = v.id
+                """,  # noqa: S608 - the table name from the model, values as parameters
+                params,
+            )
+
+
+class CallbackRejected(PrakerjaError):
+    status = 401
+    code = "callback_rejected"
+    message = _("The callback was rejected: %(reason)s.")
+    keeps_writes = True  # the rejection is logged
+
+
+def callback_receive(
+    *, timestamp: str, signature: str, body: bytes, remote_addr: str | None = None
+) -> Callback:
+    """Verify a provider's signed callback, then apply its outcomes; a forged, stale or malformed one is
+    refused and logged, and one naming unknown payments is logged with them.
+
+    The body names its provider, whose key must have signed it (docs/payment-providers.md)."""
+    now = timezone.now()
+    digest = hashlib.sha256(body).hexdigest()
+    outcomes: list[Outcome] = []
+    try:
+        payload = json.loads(body)
+        provider = str(payload["provider"])
+        events = payload["events"]
+    except (ValueError, KeyError, TypeError):
+        provider, events, reason = "", None, "malformed body"
+    else:
+        if provider not in Provider.values:
+            reason = "unknown provider"
+        else:
+            reason = rules.callback_problem(
+                rules.provider_key(settings.PAYMENT_PROVIDER_SECRET, provider),
+                timestamp,
+                signature,
+                body,
+                int(now.timestamp()),
+                settings.PAYMENT_CALLBACK_TOLERANCE_SECONDS,
+            )
+    if not reason:
+        try:
+            outcomes = [
+                Outcome(
+                    key=str(e["key"]),
+                    state=str(e["state"]),
+                    reference=str(e.get("reference", "")),
+                    reason=str(e.get("reason", "")),
+                )
+                for e in events
+            ]
+        except (KeyError, TypeError, AttributeError):
+            reason = "malformed events"
+        else:
+            if any(o.state not in rules.OUTCOMES for o in outcomes):
+                reason = "an event has an unknown state"
+    if reason:
+        log.warning("payment callback from %s rejected: %s", provider[:10] or "?", reason)
+        Callback.objects.create(
+            provider=provider[:8],
+            received_at=now,
+            outcome=CallbackOutcome.REJECTED,
+            reason=reason,
+            body_digest=digest,
+            remote_addr=remote_addr,
+        )
+        raise CallbackRejected(reason=reason)
+    with transaction.atomic():
+        applied = outcomes_apply(provider=provider, outcomes=outcomes, actor=f"provider:{provider}")
+        notes = []
+        if applied.unknown:
+            notes.append(f"{len(applied.unknown)} unknown payment(s): {', '.join(applied.unknown[:5])}")
+            log.warning("payment callback from %s names %d unknown payments", provider, len(applied.unknown))
+        if applied.conflicting:
+            notes.append(f"{len(applied.conflicting)} outcome(s) contradict the known state")
+        callback = Callback.objects.create(
+            provider=provider,
+            received_at=now,
+            outcome=CallbackOutcome.APPLIED if applied.applied else CallbackOutcome.IGNORED,
+            reason="; ".join(notes)[:200],
+            events=len(outcomes),
+            applied=applied.applied,
+            body_digest=digest,
+            remote_addr=remote_addr,
+        )
+    return callback
+
+
+class SettlementUnreadable(InvalidInput):
+    code = "settlement_unreadable"
+    message = _("The settlement file cannot be read: %(reason)s.")
+
+
+class AlreadyReconciled(Conflict):
+    code = "already_reconciled"
+    message = _("This settlement file was already reconciled (reconciliation %(number)s).")
+
+
+def reconcile(
+    *, provider: str, path: Path, actor: Any, progress: Callable[[int], None] | None = None
+) -> Reconciliation:
+    """Match a provider's settlement file against the payments, all or nothing.
+
+    Outcomes the callbacks never brought are applied; malformed lines, unknown payments, other amounts,
+    contradicting states, lines listed twice, and payments sent but absent from the file are listed as
+    discrepancies. The same file twice is refused."""
+    if provider not in Provider.values:
+        raise SettlementUnreadable(reason=f"unknown provider {provider[:10]!r}")
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    earlier = Reconciliation.objects.filter(provider=provider, file_digest=digest).first()
+    if earlier:
+        raise AlreadyReconciled(number=earlier.pk)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SettlementUnreadable(reason=f"not UTF-8 (byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or tuple(h.strip() for h in header) != rules.SETTLEMENT_HEADER:
+        raise SettlementUnreadable(reason="the first line must be " + ",".join(rules.SETTLEMENT_HEADER))
+    counts: dict[str, int] = defaultdict(int)
+    seen: set[str] = set()
+    with transaction.atomic():
+        run = Reconciliation.objects.create(
+            provider=provider,
+            file_name=path.name[:255],
+            file_digest=digest,
+            run_by_label=_label(actor),
+            started_at=timezone.now(),
+        )
+        issues: list[Discrepancy] = []
+
+        def issue(kind: str, detail: str, line: int | None = None, key: str = "") -> None:
+            issues.append(
+                Discrepancy(
+                    reconciliation=run, line=line, payment_key=key[:40], kind=kind, detail=detail[:300]
+                )
+            )
+            counts[kind] += 1
+
+        block: list[tuple[int, rules.SettlementLine]] = []
+
+        def settle(block: list[tuple[int, rules.SettlementLine]]) -> None:
+            known = dict(
+                (k, (state, amount))
+                for k, state, amount in Payment.objects.filter(
+                    provider=provider, key__in=[s.key for _n, s in block]
+                ).values_list("key", "state", "amount")
+            )
+            outcomes = []
+            for number, line in block:
+                if line.key not in known:
+                    issue(DiscrepancyKind.UNKNOWN, "no such payment to this provider", number, line.key)
+                    continue
+                state, amount = known[line.key]
+                if amount != line.amount:
+                    issue(DiscrepancyKind.AMOUNT, f"ours {amount}, file {line.amount}", number, line.key)
+                    continue
+                counts[line.state] += 1
+                if state == line.state or (
+                    state == PaymentState.RETURNED and line.state == PaymentState.PAID
+                ):
+                    continue
+                outcomes.append(Outcome(line.key, line.state, line.reference))
+            applied = outcomes_apply(provider=provider, outcomes=outcomes, actor=actor)
+            counts["applied"] += applied.applied
+            for key, ours, theirs in applied.conflicting:
+                issue(DiscrepancyKind.STATE, f"ours {ours}, file {theirs}", None, key)
+
+        lines = 0
+        for number, fields in enumerate(reader, start=2):
+            if not fields:
+                continue
+            lines += 1
+            parsed = rules.settlement_line(fields)
+            if isinstance(parsed, str):
+                issue(DiscrepancyKind.MALFORMED, parsed, number, fields[0] if fields else "")
+                continue
+            if parsed.key in seen:
+                issue(DiscrepancyKind.DUPLICATE, "listed again", number, parsed.key)
+                continue
+            seen.add(parsed.key)
+            block.append((number, parsed))
+            if len(block) >= ROWS:
+                settle(block)
+                block = []
+                if progress:
+                    progress(lines)
+        settle(block)
+        sent = Payment.objects.filter(
+            provider=provider, state=PaymentState.SENT, chunk__acknowledged_at__isnull=False
+        )
+        for key in sent.values_list("key", flat=True).iterator(chunk_size=ROWS):
+            if key not in seen:
+                issue(DiscrepancyKind.MISSING, "sent but not in the settlement file", None, key)
+        Discrepancy.objects.bulk_create(issues, batch_size=ROWS)
+        run.lines, run.counts, run.finished_at = lines, dict(counts), timezone.now()
+        run.save(update_fields=["lines", "counts", "finished_at"])
+        audit_record(
+            actor=actor, action="payments.reconciled", obj=run, after={"file_digest": digest, **counts}
+        )
+    return run
+
+
+# --- Platform statements -----------------------------------------------------------------------
+
+
+def statements_issue(*, period_end: date, actor: Any) -> list[Statement]:
+    """For each platform, a statement of its completed trainings not yet on one, up to `period_end`:
+    price, the platform's commission within its agreement's cap, the institutions' share. The fees leave the
+    platform's payable for settlement:platforms; safe to run again."""
+    accounts_ready()
+    statements = []
+    pending = (
+        Purchase.objects.filter(status=PurchaseStatus.COMPLETED, statement_line__isnull=True)
+        .filter(completed_at__date__lte=period_end)
+        .values("platform_id")
+        .annotate(n=Count("id"), first=Min("completed_at"))
+        .order_by("platform_id")
+    )
+    for row in pending:
+        platform = Partner.objects.get(pk=row["platform_id"])
+        agreement = Agreement.objects.filter(partner=platform).order_by("-signed_on").first()
+        cap = agreement.commission_cap_bp if agreement else DEFAULT_COMMISSION_CAP_BP
+        with transaction.atomic():
+            purchases = list(
+                Purchase.objects.select_for_update(of=("self",))
+                .filter(
+                    platform=platform,
+                    status=PurchaseStatus.COMPLETED,
+                    statement_line__isnull=True,
+                    completed_at__date__lte=period_end,
+                )
+                .order_by("pk")
+                .values_list("pk", "price")
+            )
+            if not purchases:
+                continue
+            gross = sum(price for _pk, price in purchases)
+            fee = sum(commission(price, cap) for _pk, price in purchases)
+            entry = entry_post(
+                postings=[(payable_account(platform), -gross), (SETTLEMENT_ACCOUNT, gross)],
+                memo=f"Statement of platform {platform.pk} to {period_end.isoformat()}",
+                actor=actor,
+                idempotency_key=f"statement:{platform.pk}:{period_end.isoformat()}",
+                audited=False,
+            )
+            statement = Statement.objects.create(
+                platform=platform,
+                period_end=period_end,
+                purchases=len(purchases),
+                gross=gross,
+                commission=fee,
+                institutions_share=gross - fee,
+                commission_cap_bp=cap,
+                entry=entry,
+                created_at=timezone.now(),
+            )
+            StatementLine.objects.bulk_create(
+                StatementLine(
+                    statement=statement, purchase_id=pk, price=price, commission=commission(price, cap)
+                )
+                for pk, price in purchases
+            )
+            audit_record(
+                actor=actor,
+                action="payments.statement_issued",
+                obj=statement,
+                after={"entry": entry.pk, "gross": gross, "commission": fee, "purchases": len(purchases)},
+            )
+        statements.append(statement)
+    return statements
+
+
+class StatementAlreadyPaid(Conflict):
+    code = "statement_paid"
+    message = _("This statement was already transferred.")
+
+
+def statement_paid(*, statement: Statement, reference: str, actor: Any) -> Statement:
+    """Record the transfer of a statement's fees to the platform."""
+    reference = reference.strip()
+    if not reference:
+        raise InvalidInput(
+            problems=[
+                {"field": "reference", "code": "missing", "message": str(_("Give the transfer's reference."))}
+            ]
+        )
+    with transaction.atomic():
+        statement = Statement.objects.select_for_update().get(pk=statement.pk)
+        if statement.paid_at:
+            raise StatementAlreadyPaid()
+        entry = entry_post(
+            postings=[(SETTLEMENT_ACCOUNT, -statement.gross), (PLATFORMS_PAID_ACCOUNT, statement.gross)],
+            memo=f"Transfer of statement {statement.pk} to platform {statement.platform_id}",
+            actor=actor,
+            idempotency_key=f"statement-paid:{statement.pk}",
+            audited=False,
+        )
+        statement.paid_at, statement.paid_reference = timezone.now(), reference[:64]
+        statement.save(update_fields=["paid_at", "paid_reference"])
+        audit_record(
+            actor=actor,
+            action="payments.statement_paid",
+            obj=statement,
+            after={"entry": entry.pk, "reference": reference},
+        )
+    return statement
