@@ -7,6 +7,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from tests.payments.conftest import (  # noqa: F401 - fixtures of the payment pages' test
+    committed_cards,
+    institution,
+    platform,
+    sell,
+    start_simulator,
+)
+
 # Playwright's sync API runs an event loop in the test thread; Django would then refuse the ORM calls
 # the tests make there (creating users). They are plain synchronous calls, so allow them.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

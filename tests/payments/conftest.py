@@ -11,8 +11,19 @@ from prakerja.payments.models import PayoutAccount
 from prakerja.payments.services import payout_account_set
 from prakerja.payments.simulator import Simulator, SimulatorConfig
 from prakerja.waves.models import Card
+from prakerja.waves.services import wave_announce
+from tests.conftest import reseed
 from tests.enrolment.conftest import cards, institution, platform, sell  # noqa: F401
 from tests.enrolment.helpers import buy, complete
+from tests.waves.helpers import drawn_wave, population
+
+
+@pytest.fixture
+def committed_cards(transactional_db: None) -> list[Card]:
+    """Card holders whose data other threads and processes see (a live server, a killed sender)."""
+    reseed()
+    wave_announce(wave=drawn_wave(population(60)), actor="test")
+    return list(Card.objects.select_related("applicant").order_by("pk"))
 
 
 @pytest.fixture

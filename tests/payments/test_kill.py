@@ -17,19 +17,8 @@ from django.db import connection
 from prakerja.ledger.selectors import ledger_check
 from prakerja.payments import services
 from prakerja.payments.models import BatchStatus, Chunk, PaymentState
-from prakerja.waves.models import Card
-from prakerja.waves.services import wave_announce
-from tests.conftest import reseed
-from tests.waves.helpers import drawn_wave, population
 
 from .conftest import earn, verify
-
-
-@pytest.fixture
-def committed_cards(transactional_db: None) -> list[Card]:
-    reseed()
-    wave_announce(wave=drawn_wave(population(60)), actor="test")
-    return list(Card.objects.select_related("applicant").order_by("pk"))
 
 
 def test_a_send_killed_with_sigkill_resumes_without_paying_anyone_twice(

@@ -148,10 +148,12 @@ def test_a_batch_is_built_approved_by_a_second_officer_sent_and_reconciled_throu
     for card in cards[:2]:
         earn(card, platform, institution, training)
         verify(card, "ovo")
+    earn(cards[2], platform, institution, training)  # no payout account: the payment waits
     services.entitlements_schedule(actor="test")
     maker, checker = staff_client("finance_officer"), staff_client("finance_officer")
     page = maker.get("/pmo/pembayaran/").content.decode()
-    assert text_of(page, "total-due") == format_rupiah(1_200_000)
+    assert text_of(page, "total-due") == format_rupiah(1_800_000)
+    assert "1 due payment (Rp" in text_of(page, "held-back") and "no verified payout account" in page
     assert text_of(page, "total-paid") == format_rupiah(0)
     assert 'data-testid="build-batch"' in page
     built = maker.post("/pmo/pembayaran/batch/baru/", {"due_by": timezone.localdate().isoformat()})
@@ -168,7 +170,7 @@ def test_a_batch_is_built_approved_by_a_second_officer_sent_and_reconciled_throu
     assert Batch.objects.get().status == BatchStatus.SENT
     page = maker.get("/pmo/pembayaran/").content.decode()
     assert text_of(page, "total-sent") == format_rupiah(1_200_000)
-    assert text_of(page, "total-due") == format_rupiah(0)
+    assert text_of(page, "total-due") == format_rupiah(600_000)
     upload = SimpleUploadedFile("ovo-settlement.csv", simulator.settlement("ovo").encode(), "text/csv")
     reconciled = checker.post("/pmo/pembayaran/rekonsiliasi/", {"provider": "ovo", "file": upload})
     assert reconciled.status_code == 302

@@ -21,6 +21,7 @@ from prakerja.payments.models import (
     PaymentState,
     PayoutAccount,
 )
+from prakerja.payments.providers import ProviderUnavailable
 from prakerja.payments.selectors import benefits_of
 from prakerja.waves.services import FUND_ACCOUNT
 
@@ -64,7 +65,7 @@ def test_only_the_first_completed_training_counts(cards, platform, institution, 
 
 
 def test_a_payout_account_is_verified_by_the_provider_and_a_change_needs_a_code(
-    cards, simulator, make_user
+    cards, simulator, make_user, settings
 ) -> None:
     card = cards[0]
     applicant = card.applicant
@@ -87,6 +88,10 @@ def test_a_payout_account_is_verified_by_the_provider_and_a_change_needs_a_code(
     wrong = "000000" if code != "000000" else "111111"
     with pytest.raises(WrongCode):
         services.payout_account_set(applicant=applicant, provider="gopay", number="081298765431", code=wrong)
+    gateway, settings.PAYMENT_PROVIDER_URL = settings.PAYMENT_PROVIDER_URL, "http://127.0.0.1:9"
+    with pytest.raises(ProviderUnavailable):
+        services.payout_account_set(applicant=applicant, provider="gopay", number="081298765431", code=code)
+    settings.PAYMENT_PROVIDER_URL = gateway  # the provider is back, and the code was not used up
     second = services.payout_account_set(
         applicant=applicant, provider="gopay", number="081298765431", code=code
     )

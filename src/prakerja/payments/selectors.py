@@ -248,6 +248,17 @@ def money_summary(*, wave: int | None = None, today: date | None = None) -> list
     return [{"wave": w, "province": p, **table[(w, p)]} for w, p in sorted(table)]
 
 
+def held_back(*, today: date | None = None) -> dict[str, int]:
+    """Owed entitlements already due that no batch can pay, because their participant has no verified
+    payout account: how many, and how much."""
+    today = today or timezone.localdate()
+    verified = PayoutAccount.objects.filter(applicant=OuterRef("applicant_id"), status=AccountStatus.VERIFIED)
+    rows = Entitlement.objects.filter(status=EntitlementStatus.OWED, due_on__lte=today, due_on__isnull=False)
+    rows = rows.filter(~Exists(verified))
+    totals = rows.aggregate(n=Count("pk"), total=Coalesce(Sum("amount"), 0))
+    return {"count": totals["n"], "total": totals["total"]}
+
+
 def batches() -> Any:
     return Batch.objects.annotate(
         unacknowledged=Count("chunks", filter=Q(chunks__acknowledged_at__isnull=True))

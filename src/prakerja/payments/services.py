@@ -135,14 +135,15 @@ def payout_account_set(*, applicant: Applicant, provider: str, number: str, code
     if problems:
         raise PayoutAccountInvalid(reasons="; ".join(p["message"] for p in problems), problems=problems)
     current = PayoutAccount.objects.filter(applicant=applicant, status=AccountStatus.VERIFIED).first()
-    if current is not None:
-        if not code:
-            raise CodeNeeded()
-        assert applicant.user is not None
-        otp_verify(user=applicant.user, purpose=Purpose.PAYOUT_ACCOUNT, code=code)  # counts a wrong try
+    if current is not None and not code:
+        raise CodeNeeded()
     answer = providers().inquire(
         AccountQuery(provider=provider, number=number, name=applicant.full_name, nik=applicant.nik)
     )
+    if current is not None:
+        assert applicant.user is not None
+        # After the provider answered, so a code is not used up when the provider cannot be reached.
+        otp_verify(user=applicant.user, purpose=Purpose.PAYOUT_ACCOUNT, code=code)  # counts a wrong try
     now = timezone.now()
     with transaction.atomic():
         verified = answer.status == "match"

@@ -180,6 +180,7 @@ def money(request: HttpRequest) -> HttpResponse:
             "query": f"wave={wave}" if wave is not None else "",
             "may_change": may_change,
             "build_form": BatchBuildForm() if may_change else None,
+            "held_back": selectors.held_back(),
         },
     )
 

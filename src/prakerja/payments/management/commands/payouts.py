@@ -14,7 +14,7 @@ from prakerja.accounts.permissions import can
 from prakerja.core.errors import PrakerjaError
 from prakerja.payments import services
 from prakerja.payments.models import Batch, Provider, Statement
-from prakerja.payments.selectors import batches
+from prakerja.payments.selectors import batches, held_back
 from prakerja.payments.simulator import Simulator, SimulatorConfig
 
 
@@ -98,6 +98,12 @@ class Command(BaseCommand):
         )
 
     def _build(self, options: dict[str, Any]) -> None:
+        waiting = held_back(today=options["due_by"])
+        if waiting["count"]:
+            self.stdout.write(
+                f"{waiting['count']:,} due payments (Rp{waiting['total']:,}) wait: their participants have "
+                "no verified payout account."
+            )
         batch = services.batch_build(actor=_officer(options["user"]), due_by=options["due_by"])
         self.stdout.write(
             f"Batch {batch.pk}: {batch.payment_count:,} payments, Rp{batch.total:,} in "
