@@ -7,20 +7,26 @@ import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
 
-# A payment's state only moves forward along these arrows.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"sent"}),
-    "sent": frozenset({"paid", "failed"}),
-    "paid": frozenset({"returned"}),
-    "failed": frozenset({"retried", "returned"}),
-    "retried": frozenset(),
-    "returned": frozenset(),
-}
 OUTCOMES = ("paid", "failed", "returned")  # what a provider may report of a payment
 
 
-def may_move(current: str, new: str) -> bool:
-    return new in TRANSITIONS.get(current, frozenset())
+# A payment's state only moves forward: pending → sent → paid | failed; failed → retried | returned (by the
+# programme); paid → returned. Below, what a provider's report does to a payment in each state: the states
+# it passes through; () when the news is repeated or older than what is known; absent when it contradicts
+# what is known (a failure of a paid payment, a return of a failed one).
+_REPORTS: dict[str, dict[str, tuple[str, ...]]] = {
+    "sent": {"paid": ("paid",), "failed": ("failed",), "returned": ("paid", "returned")},
+    "paid": {"paid": (), "returned": ("returned",)},
+    "returned": {"paid": (), "returned": ()},
+    "failed": {"failed": ()},
+    "retried": {"failed": ()},
+}
+
+
+def outcome_path(current: str, reported: str) -> tuple[str, ...] | None:
+    """The states a payment moves through when its provider reports `reported` (a "returned" that arrives
+    before its "paid" counts as both); () for old news; None when the report contradicts what is known."""
+    return _REPORTS.get(current, {}).get(reported)
 
 
 def add_months(day: date, months: int) -> date:

@@ -253,8 +253,8 @@ def held_back(*, today: date | None = None) -> dict[str, int]:
     payout account: how many, and how much."""
     today = today or timezone.localdate()
     verified = PayoutAccount.objects.filter(applicant=OuterRef("applicant_id"), status=AccountStatus.VERIFIED)
-    rows = Entitlement.objects.filter(status=EntitlementStatus.OWED, due_on__lte=today, due_on__isnull=False)
-    rows = rows.filter(~Exists(verified))
+    due = Entitlement.objects.filter(status=EntitlementStatus.OWED, due_on__lte=today)
+    rows = due.filter(~Exists(verified))
     totals = rows.aggregate(n=Count("pk"), total=Coalesce(Sum("amount"), 0))
     return {"count": totals["n"], "total": totals["total"]}
 

@@ -647,18 +647,12 @@ def outcomes_apply(*, provider: str, outcomes: list[Outcome], actor: Any) -> App
             if payment is None:
                 result.unknown.append(outcome.key)
                 continue
-            path = [outcome.state]
-            if outcome.state == PaymentState.RETURNED and payment.state == PaymentState.SENT:
-                path = [PaymentState.PAID, PaymentState.RETURNED]
-            if not rules.may_move(payment.state, path[0]):
-                if (
-                    payment.state == outcome.state
-                    or rules.may_move(outcome.state, payment.state)
-                    or (payment.state == PaymentState.RETURNED and outcome.state == PaymentState.PAID)
-                ):
-                    result.ignored += 1  # a duplicate, or news older than what we know
-                else:
-                    result.conflicting.append((outcome.key, payment.state, outcome.state))
+            path = rules.outcome_path(payment.state, outcome.state)
+            if path is None:
+                result.conflicting.append((outcome.key, payment.state, outcome.state))
+                continue
+            if not path:
+                result.ignored += 1  # a duplicate, or news older than what we know
                 continue
             for state in path:
                 if state == PaymentState.PAID:
@@ -899,10 +893,8 @@ def reconcile(
                     issue(DiscrepancyKind.AMOUNT, f"ours {amount}, file {line.amount}", number, line.key)
                     continue
                 counts[line.state] += 1
-                if state == line.state or (
-                    state == PaymentState.RETURNED and line.state == PaymentState.PAID
-                ):
-                    continue
+                if rules.outcome_path(state, line.state) == ():
+                    continue  # already known
                 outcomes.append(Outcome(line.key, line.state, line.reference))
             applied = outcomes_apply(provider=provider, outcomes=outcomes, actor=actor)
             counts["applied"] += applied.applied

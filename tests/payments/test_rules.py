@@ -1,0 +1,57 @@
+"""Pure payout rules: instalment dates, what a provider's report does, settlement lines, signatures."""
+
+from datetime import date
+
+import pytest
+
+from prakerja.payments import rules
+
+
+def test_instalments_fall_a_calendar_month_apart_on_the_last_day_when_shorter() -> None:
+    assert rules.instalment_dates(date(2026, 1, 31), 4) == [
+        date(2026, 1, 31),
+        date(2026, 2, 28),
+        date(2026, 3, 31),
+        date(2026, 4, 30),
+    ]
+    assert rules.add_months(date(2026, 11, 15), 3) == date(2027, 2, 15)
+
+
+@pytest.mark.parametrize(
+    ("current", "reported", "path"),
+    [
+        ("sent", "paid", ("paid",)),
+        ("sent", "returned", ("paid", "returned")),  # the return overtook its payment
+        ("paid", "returned", ("returned",)),
+        ("paid", "paid", ()),
+        ("returned", "paid", ()),  # older news
+        ("paid", "failed", None),  # contradicts: never backwards
+        ("failed", "returned", None),  # the provider cannot return what it never paid
+        ("failed", "paid", None),
+        ("pending", "paid", None),  # never handed over
+    ],
+)
+def test_a_report_moves_a_payment_only_forward(current: str, reported: str, path: object) -> None:
+    assert rules.outcome_path(current, reported) == path
+
+
+def test_settlement_lines_are_parsed_or_explained() -> None:
+    line = rules.settlement_line(["P1-1", "R1", "600000", "paid", "2026-11-25T10:00:00+07:00"])
+    assert isinstance(line, rules.SettlementLine) and line.amount == 600_000
+    assert "fields" in str(rules.settlement_line(["P1-1", "R1"]))
+    assert "positive whole number" in str(rules.settlement_line(["P1-1", "R", "6e5", "paid", "x"]))
+    assert "one of" in str(rules.settlement_line(["P1-1", "R", "5", "lost", "2026-11-25T10:00:00+07:00"]))
+    assert "time zone" in str(rules.settlement_line(["P1-1", "R", "5", "paid", "2026-11-25T10:00:00"]))
+
+
+def test_a_callback_signature_binds_body_time_and_provider() -> None:
+    key = rules.provider_key("secret", "ovo")
+    signature = rules.callback_signature(key, 1_000, b"{}")
+    assert rules.callback_problem(key, "1000", signature, b"{}", now=1_100, tolerance=300) == ""
+    assert rules.callback_problem(key, "1000", signature, b"{ }", now=1_100, tolerance=300)
+    assert (
+        rules.callback_problem(key, "1000", signature, b"{}", now=2_000, tolerance=300) == "stale timestamp"
+    )
+    other = rules.provider_key("secret", "dana")
+    assert rules.callback_problem(other, "1000", signature, b"{}", now=1_100, tolerance=300)
+    assert rules.callback_problem(key, "", "", b"{}", now=1_100, tolerance=300) == "unsigned"
