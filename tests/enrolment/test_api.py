@@ -192,3 +192,49 @@ def test_attendance_times_need_a_time_zone(cards, sell, clients) -> None:
         },
     )
     assert naive.status_code == 422 and naive.json()["problems"][0]["field"] == "started_at"
+
+
+def test_a_batch_of_purchases_buys_each_item_or_says_why_not(cards, sell, clients, platform) -> None:
+    shop, _school = clients
+    training, unlisted = sell(price=600_000), sell(price=100_000, title_id="Tidak dijual")
+    platform.listings.filter(training=unlisted).update(status="withdrawn")
+    card, other = cards[0], cards[1]
+    for holder in (card, other):
+        shop.post("/cards/links", {"card_number": holder.number})
+        shop.post("/cards/links/confirm", {"card_number": holder.number, "code": last_code()})
+    start = balance(card.account_code)
+    body = {
+        "purchases": [
+            {"card_number": card.number, "training_id": training.pk},
+            {"card_number": card.number, "training_id": training.pk},  # more than the balance left
+            {"card_number": "1234567890123456", "training_id": training.pk},
+            {"card_number": other.number, "training_id": unlisted.pk},
+            {"card_number": other.number, "training_id": training.pk},
+        ]
+    }
+    answer = shop.post("/purchases/batch", body, key="batch-1")
+    assert answer.status_code == 200, answer.content
+    data = answer.json()
+    assert (data["created"], data["refused"]) == (2, 3)
+    statuses = [
+        (r["status"], (r["problem"] or {}).get("type", "").rsplit(":", 1)[-1]) for r in data["results"]
+    ]
+    assert statuses == [
+        (201, ""),
+        (409, "insufficient_balance"),
+        (409, "card_not_usable"),
+        (409, "not_sellable"),
+        (201, ""),
+    ]
+    assert data["results"][0]["purchase"]["card_last4"] == card.number[-4:]
+    assert balance(card.account_code) == start - 600_000
+    assert Purchase.objects.filter(card__in=[card, other]).count() == 2
+    # Each participant got their own voucher code; the platform never sees it.
+    assert "voucher_code" not in answer.content.decode()
+    for purchase in Purchase.objects.filter(card__in=[card, other]):
+        assert OutboxMessage.objects.filter(body__contains=purchase.voucher_code).count() == 1
+    again = shop.post("/purchases/batch", body, key="batch-1")
+    assert again.json() == data and again["Idempotent-Replayed"] == "true"
+    assert Purchase.objects.filter(card__in=[card, other]).count() == 2
+    too_many = shop.post("/purchases/batch", {"purchases": body["purchases"] * 101})
+    assert too_many.status_code == 422

@@ -81,6 +81,22 @@ def test_64_concurrent_purchases_never_overdraw_one_balance(cards, platform, sel
     assert ledger_check() == []
 
 
+def test_concurrent_batches_spending_the_same_cards_never_overdraw_them(cards, platform, sell) -> None:
+    holders = cards[:4]
+    for card in holders:
+        link(card, platform)
+    training = sell(price=300_000)
+    start = {card.pk: balance(card.account_code) for card in holders}
+    wanted = [services.PurchaseWanted(card.number, training.pk) for card in holders] * 3
+    results = together(16, lambda i: services.purchases_create(platform=platform, wanted=wanted[i % 4 :]))
+    assert not [r for r in results if isinstance(r, Exception)], results
+    for card in holders:
+        bought = Purchase.objects.filter(card=card).count()
+        assert bought == start[card.pk] // 300_000
+        assert balance(card.account_code) == start[card.pk] - bought * 300_000
+    assert ledger_check() == []
+
+
 def test_two_simultaneous_redemptions_of_one_voucher_one_wins(cards, platform, sell, institution) -> None:
     card = cards[0]
     link(card, platform)

@@ -2,6 +2,7 @@
 
 import logging
 import smtplib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -67,6 +68,18 @@ def notify(*, channel: str, recipient: str, subject: str = "", body: str) -> Out
     if settings.NOTIFY_INLINE:
         transaction.on_commit(lambda: outbox_deliver(ids=[message.pk]))
     return message
+
+
+def notify_many(messages: Sequence[tuple[str, str, str, str]]) -> list[OutboxMessage]:
+    """Store many (channel, recipient, subject, body) messages at once; delivered after the commit."""
+    stored = OutboxMessage.objects.bulk_create(
+        OutboxMessage(channel=channel, recipient=recipient, subject=subject, body=body)
+        for channel, recipient, subject, body in messages
+    )
+    if settings.NOTIFY_INLINE and stored:
+        ids = [m.pk for m in stored]
+        transaction.on_commit(lambda: outbox_deliver(ids=ids, limit=len(ids)))
+    return stored
 
 
 def outbox_deliver(*, ids: list[int] | None = None, limit: int = 500) -> int:

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
 
+from prakerja.core.api import problem_body
 from prakerja.core.errors import NotFound
 from prakerja.core.idempotency import idempotent
 from prakerja.enrolment import selectors, services
@@ -35,6 +36,20 @@ class LinkOut(Schema):
 class PurchaseIn(Schema):
     card_number: str
     training_id: int
+
+
+BATCH_MAX = 500
+
+
+class PurchaseBatchIn(Schema):
+    purchases: list[PurchaseIn] = Field(min_length=1, max_length=BATCH_MAX)
+
+
+class Problem(Schema):
+    type: str
+    title: str
+    status: int
+    detail: str
 
 
 class PurchaseOut(Schema):
@@ -157,6 +172,41 @@ def purchase_create(request: HttpRequest, data: PurchaseIn) -> Status:
         platform=request_partner(request), card_number=data.card_number, training_id=data.training_id
     )
     return Status(201, purchase)
+
+
+class PurchaseBatchItem(Schema):
+    """One item of a batch, in the order sent: 201 with the purchase, or the problem that refused it."""
+
+    status: int
+    purchase: PurchaseOut | None = None
+    problem: Problem | None = None
+
+
+class PurchaseBatchOut(Schema):
+    created: int
+    refused: int
+    results: list[PurchaseBatchItem]
+
+
+@router.post(
+    "/purchases/batch", response={200: PurchaseBatchOut}, auth=PartnerAuth(scopes=["purchases:write"])
+)
+@idempotent(owner_of=partner_owner)
+def purchase_batch(request: HttpRequest, data: PurchaseBatchIn) -> Status:
+    """Buy up to 500 listed trainings in one request, each bought or refused on its own (a refused item
+    carries the same problem as `POST /purchases` would give); one `Idempotency-Key` for the whole batch."""
+    results = services.purchases_create(
+        platform=request_partner(request),
+        wanted=[services.PurchaseWanted(p.card_number, p.training_id) for p in data.purchases],
+    )
+    items: list[dict[str, object]] = []
+    for result in results:
+        if result.error is not None:
+            items.append({"status": result.error.status, "problem": problem_body(result.error)})
+        else:
+            items.append({"status": 201, "purchase": result.purchase})
+    created = sum(1 for item in items if item["status"] == 201)
+    return Status(200, {"created": created, "refused": len(items) - created, "results": items})
 
 
 @router.get("/purchases", response=list[PurchaseOut], auth=PartnerAuth(scopes=["purchases:read"]))

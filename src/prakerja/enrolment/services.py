@@ -4,6 +4,9 @@ voucher, report attendance, post-test and completion, issue the certificate, rat
 import base64
 import hashlib
 import hmac
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from prakerja.catalog.models import Listing, ListingStatus, Review, Session, Training, TrainingStatus
 from prakerja.catalog.services import review_submit
-from prakerja.core.audit import audit_record
+from prakerja.core.audit import audit_record, rows_digest
 from prakerja.core.errors import (
     Conflict,
     Forbidden,
@@ -28,7 +31,7 @@ from prakerja.core.errors import (
 )
 from prakerja.core.models import Channel
 from prakerja.core.money import format_rupiah
-from prakerja.core.notifications import notify
+from prakerja.core.notifications import notify, notify_many
 from prakerja.enrolment import rules
 from prakerja.enrolment.models import (
     Attendance,
@@ -39,10 +42,11 @@ from prakerja.enrolment.models import (
     Purchase,
     PurchaseStatus,
 )
-from prakerja.ledger.services import account_open, entry_post
+from prakerja.ledger.models import Account
+from prakerja.ledger.services import InsufficientBalance, account_open, balances_lock, entry_post
 from prakerja.partners.models import Kind, Partner, PartnerStatus
 from prakerja.partners.selectors import IN_GOOD_STANDING
-from prakerja.partners.services import webhook_enqueue
+from prakerja.partners.services import webhook_enqueue, webhook_enqueue_many
 from prakerja.waves.models import Card, CardStatus
 
 ESCROW_PREFIX = "escrow:vouchers:"  # balances held for vouchers not redeemed yet
@@ -205,95 +209,176 @@ def card_link_confirm(*, platform: Partner, card_number: str, code: str) -> Card
 # --- buying ---------------------------------------------------------------------------------------------
 
 
-def purchase_create(*, platform: Partner, card_number: str, training_id: int) -> Purchase:
-    """Buy one listed training with the card's balance: the price is held and a voucher code issued.
+@dataclass(frozen=True)
+class PurchaseWanted:
+    card_number: str
+    training_id: int
 
-    The balance is moved in the same transaction; the card's ledger account is locked while it moves,
-    so concurrent purchases against one card never take more than the balance.
-    """
+
+@dataclass
+class PurchaseResult:
+    """One item of a batch: the purchase made, or why it was refused."""
+
+    purchase: Purchase | None = None
+    error: PrakerjaError | None = None
+
+
+def purchase_create(*, platform: Partner, card_number: str, training_id: int) -> Purchase:
+    """Buy one listed training with the card's balance: the price is held and a voucher code issued."""
+    [result] = purchases_create(platform=platform, wanted=[PurchaseWanted(card_number, training_id)])
+    if result.error is not None:
+        raise result.error
+    assert result.purchase is not None
+    return result.purchase
+
+
+def purchases_create(*, platform: Partner, wanted: Sequence[PurchaseWanted]) -> list[PurchaseResult]:
+    """Buy listed trainings with their cards' balances, each item bought or refused on its own.
+
+    Set-based, so a platform may send a batch: the cards' ledger accounts are locked in code order while the
+    balances are decided, then every price is moved to escrow in one journal entry, so concurrent purchases
+    against one card (in one batch or many) never take more than its balance. One audit entry names the
+    batch's purchases by digest; each participant is told their voucher code; the platform gets a webhook
+    per purchase."""
     _selling_platform(platform)
-    card = _card(card_number)
-    if not CardLink.objects.filter(card=card, platform=platform, status=LinkStatus.CONFIRMED).exists():
-        raise CardNotUsable()
-    listing = (
-        Listing.objects.select_related("training__institution")
-        .filter(platform=platform, training_id=training_id, status=ListingStatus.ACTIVE)
-        .first()
+    numbers = {w.card_number.strip() for w in wanted}
+    cards = {c.number: c for c in Card.objects.select_related("applicant").filter(number__in=numbers)}
+    linked = set(
+        CardLink.objects.filter(
+            card__number__in=numbers, platform=platform, status=LinkStatus.CONFIRMED
+        ).values_list("card_id", flat=True)
     )
-    if listing is None:
-        raise NotSellable(reason=_("the platform does not list it"))
-    training = listing.training
-    if training.status != TrainingStatus.APPROVED or training.institution.status not in IN_GOOD_STANDING:
-        raise NotSellable(reason=_("the training or its institution is not available"))
-    now = timezone.now()
+    listings = {
+        listing.training_id: listing
+        for listing in Listing.objects.select_related("training__institution").filter(
+            platform=platform, training_id__in={w.training_id for w in wanted}, status=ListingStatus.ACTIVE
+        )
+    }
+    results = [PurchaseResult() for _ in wanted]
+    possible: list[tuple[int, Card, Listing]] = []
+    for index, item in enumerate(wanted):
+        card = cards.get(item.card_number.strip())
+        listing = listings.get(item.training_id)
+        if card is None or card.status != CardStatus.ACTIVE or card.pk not in linked:
+            results[index].error = CardNotUsable()
+        elif listing is None:
+            results[index].error = NotSellable(reason=_("the platform does not list it"))
+        elif (
+            listing.training.status != TrainingStatus.APPROVED
+            or listing.training.institution.status not in IN_GOOD_STANDING
+        ):
+            results[index].error = NotSellable(reason=_("the training or its institution is not available"))
+        else:
+            possible.append((index, card, listing))
+    if not possible:
+        return results
     for _attempt in range(3):  # a voucher code collision is astronomically rare, but never fatal
         try:
             with transaction.atomic():
-                purchase = Purchase.objects.create(
-                    card=card,
-                    listing=listing,
-                    training=training,
-                    platform=platform,
-                    institution=training.institution,
-                    price=listing.price,
-                    voucher_code=rules.new_code(12),
-                    created_at=now,
-                )
-                escrow = escrow_account(card.number)
-                account_open(code=escrow, name="Balances held for unredeemed vouchers")
-                entry = entry_post(
-                    postings=[(card.account_code, -listing.price), (escrow, listing.price)],
-                    memo=f"purchase {purchase.pk}: training {training.pk} on platform {platform.pk}",
-                    actor=f"partner:{platform.pk}",
-                    idempotency_key=f"purchase:{purchase.pk}",
-                    audited=False,
-                )
-                if card.first_purchase_at is None:
-                    Card.objects.filter(pk=card.pk, first_purchase_at__isnull=True).update(
-                        first_purchase_at=now
-                    )
-                audit_record(
-                    actor=f"partner:{platform.pk}",
-                    action="enrolment.purchased",
-                    obj=purchase,
-                    after={
-                        "training": training.pk,
-                        "price": listing.price,
-                        "card": card.pk,
-                        "entry": entry.pk,
-                    },
-                )
-                _tell(
-                    card.applicant,
-                    _("Your Prakerja voucher"),
-                    str(
-                        _(
-                            "You bought %(training)s on %(platform)s for %(price)s. "
-                            "Your voucher code: %(code)s."
-                        )
-                        % {
-                            "training": training.title_id,
-                            "platform": platform.name,
-                            "price": format_rupiah(listing.price),
-                            "code": purchase.voucher_code,
-                        }
-                    ),
-                )
-                webhook_enqueue(
-                    partner=platform,
-                    event_type="purchase.created",
-                    data={
-                        "purchase_id": purchase.pk,
-                        "training_id": training.pk,
-                        "price": purchase.price,
-                        "status": purchase.status,
-                        "created_at": now,
-                    },
-                )
-            return purchase
+                made = _purchases_book(platform, possible, results)
+            break
         except IntegrityError:
+            for index, _card, _listing in possible:
+                results[index] = PurchaseResult()
+    else:
+        raise Conflict()
+    for index, purchase in made:
+        results[index].purchase = purchase
+    return results
+
+
+def _purchases_book(
+    platform: Partner, possible: list[tuple[int, Card, Listing]], results: list[PurchaseResult]
+) -> list[tuple[int, Purchase]]:
+    """Inside the caller's transaction: decide against the locked balances, then write everything at once."""
+    balances = balances_lock([card.account_code for _i, card, _l in possible])
+    accepted: list[tuple[int, Card, Listing]] = []
+    for index, card, listing in possible:
+        left = balances.get(card.account_code, 0)
+        if left < listing.price:
+            results[index].error = InsufficientBalance(account=card.account_code)
             continue
-    raise Conflict()
+        balances[card.account_code] = left - listing.price
+        accepted.append((index, card, listing))
+    if not accepted:
+        return []
+    now = timezone.now()
+    purchases = Purchase.objects.bulk_create(
+        Purchase(
+            card=card,
+            listing=listing,
+            training=listing.training,
+            platform=platform,
+            institution=listing.training.institution,
+            price=listing.price,
+            voucher_code=rules.new_code(12),
+            created_at=now,
+        )
+        for _index, card, listing in accepted
+    )
+    escrow: dict[str, int] = defaultdict(int)
+    for purchase in purchases:
+        escrow[escrow_account(purchase.card.number)] += purchase.price
+    for code in set(escrow) - set(Account.objects.filter(code__in=escrow).values_list("code", flat=True)):
+        account_open(code=code, name="Balances held for unredeemed vouchers")
+    entry = entry_post(
+        postings=[*((p.card.account_code, -p.price) for p in purchases), *escrow.items()],
+        memo=(
+            f"purchase {purchases[0].pk}: training {purchases[0].training_id} on platform {platform.pk}"
+            if len(purchases) == 1
+            else f"{len(purchases)} purchases on platform {platform.pk}"
+        ),
+        actor=f"partner:{platform.pk}",
+        audited=False,
+    )
+    Card.objects.filter(pk__in={p.card_id for p in purchases}, first_purchase_at__isnull=True).update(
+        first_purchase_at=now
+    )
+    rows = [
+        {"purchase": p.pk, "training": p.training_id, "price": p.price, "card": p.card_id} for p in purchases
+    ]
+    audit_record(
+        actor=f"partner:{platform.pk}",
+        action="enrolment.purchased",
+        obj=purchases[0] if len(purchases) == 1 else platform,
+        after={"entry": entry.pk, **rows[0]}
+        if len(purchases) == 1
+        else {"entry": entry.pk, "purchases": len(purchases), "rows_digest": rows_digest(rows)},
+    )
+    messages = []
+    for purchase in purchases:
+        body = str(
+            _("You bought %(training)s on %(platform)s for %(price)s. Your voucher code: %(code)s.")
+            % {
+                "training": purchase.training.title_id,
+                "platform": platform.name,
+                "price": format_rupiah(purchase.price),
+                "code": purchase.voucher_code,
+            }
+        )
+        applicant = purchase.card.applicant
+        if applicant.email:
+            messages.append((Channel.EMAIL, applicant.email, str(_("Your Prakerja voucher")), body))
+        elif applicant.phone:
+            messages.append((Channel.SMS, applicant.phone, "", body))
+    notify_many(messages)
+    webhook_enqueue_many(
+        events=[
+            (
+                platform,
+                "purchase.created",
+                {
+                    "purchase_id": p.pk,
+                    "training_id": p.training_id,
+                    "price": p.price,
+                    "status": p.status,
+                    "created_at": now,
+                },
+            )
+            for p in purchases
+        ]
+    )
+    return [(index, purchase) for (index, _c, _l), purchase in zip(accepted, purchases, strict=True)]
 
 
 def purchase_cancel(*, purchase: Purchase, actor: Any, reason: str, by_participant: bool) -> Purchase:

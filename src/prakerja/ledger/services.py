@@ -49,6 +49,13 @@ def account_open(*, code: str, name: str, allow_negative: bool = False) -> Accou
     return account
 
 
+def balances_lock(codes: Sequence[str]) -> dict[str, int]:
+    """The balances of these accounts, locked in code order until the transaction ends (as `entry_post`
+    locks them), so a caller can decide a batch of movements before posting it."""
+    rows = Account.objects.select_for_update().filter(code__in=set(codes)).order_by("code")
+    return dict(rows.values_list("code", "balance"))
+
+
 def entry_post(
     *,
     postings: Sequence[tuple[str, int]],

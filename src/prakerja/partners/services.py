@@ -1040,29 +1040,35 @@ def webhook_enqueue(
 
     A partner without an endpoint yet gets the message too: it is delivered once an endpoint is set.
     """
-    if event_type not in rules.WEBHOOK_EVENTS:
-        raise ValueError(f"unknown webhook event type: {event_type}")
     partners = [partner] if isinstance(partner, Partner) else list(partner)
+    return webhook_enqueue_many(events=[(p, event_type, data) for p in partners])
+
+
+def webhook_enqueue_many(*, events: Sequence[tuple[Partner, str, Mapping[str, Any]]]) -> list[WebhookMessage]:
+    """Record many (partner, event type, data) events at once, in the caller's transaction."""
     now = timezone.now()
-    payload = {
-        "type": event_type,
-        "timestamp": now.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
-    }
-    with transaction.atomic(savepoint=False):
-        return WebhookMessage.objects.bulk_create(
-            [
-                WebhookMessage(
-                    partner=p,
-                    event_id=f"msg_{secrets.token_hex(16)}",
-                    event_type=event_type,
-                    payload=payload,
-                    created_at=now,
-                    next_attempt_at=now,
-                )
-                for p in partners
-            ]
+    stamp = now.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    messages = []
+    for partner, event_type, data in events:
+        if event_type not in rules.WEBHOOK_EVENTS:
+            raise ValueError(f"unknown webhook event type: {event_type}")
+        payload = {
+            "type": event_type,
+            "timestamp": stamp,
+            "data": json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
+        }
+        messages.append(
+            WebhookMessage(
+                partner=partner,
+                event_id=f"msg_{secrets.token_hex(16)}",
+                event_type=event_type,
+                payload=payload,
+                created_at=now,
+                next_attempt_at=now,
+            )
         )
+    with transaction.atomic(savepoint=False):
+        return WebhookMessage.objects.bulk_create(messages)
 
 
 def webhook_body(message: WebhookMessage) -> bytes:
