@@ -35,6 +35,7 @@ from draw import SEED, build, code_version, fresh_postgres, setup_django
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/prakerja_bench_purchases"
 HOST, PORT = "127.0.0.1", 8766
 PATH = "/api/v1/partner/purchases"
+BATCH_PATH = "/api/v1/partner/purchases/batch"
 GOAL = 1000  # successful purchases per second
 WARMUP = 20  # purchases made in-process before the load, to count and time their statements
 SHARDS = 16  # escrow accounts in the sharded ceiling, one per connection
@@ -376,9 +377,18 @@ class Tally:
 
 
 def purchase_bytes(token: str, number: str, training_id: int) -> bytes:
-    body = json.dumps({"card_number": number, "training_id": training_id}).encode()
+    return request_bytes(token, PATH, {"card_number": number, "training_id": training_id})
+
+
+def batch_bytes(token: str, numbers: list[str], training_id: int) -> bytes:
+    body = {"purchases": [{"card_number": n, "training_id": training_id} for n in numbers]}
+    return request_bytes(token, BATCH_PATH, body)
+
+
+def request_bytes(token: str, path: str, data: dict[str, Any]) -> bytes:
+    body = json.dumps(data).encode()
     head = [
-        f"POST {PATH} HTTP/1.1",
+        f"POST {path} HTTP/1.1",
         f"Host: {HOST}:{PORT}",
         "Accept-Language: en",
         "Content-Type: application/json",
@@ -407,41 +417,78 @@ def record(tally: Tally, number: str, answer: tuple[int, bytes, float]) -> None:
         tally.bought[number] += 1
 
 
-async def honest(shop: Shop, numbers: list[str], tally: Tally, deadline: float) -> None:
-    """One purchase per card, one after another on one keep-alive connection."""
+def record_batch(tally: Tally, numbers: list[str], answer: tuple[int, bytes, float]) -> None:
+    """A batch's answer: each item's outcome counts as one purchase attempt."""
+    status, body, seconds = answer
+    tally.latencies.append(seconds)
+    if status != 200:
+        tally.outcomes[outcome(status, body)] += len(numbers)
+        return
+    for number, item in zip(numbers, json.loads(body)["results"], strict=True):
+        problem = item.get("problem") or {}
+        tally.outcomes[
+            "201"
+            if item["status"] == 201
+            else f"{item['status']} {problem.get('type', '').rsplit(':', 1)[-1]}"
+        ] += 1
+        if item["status"] == 201:
+            tally.bought[number] += 1
+
+
+def payload(shop: Shop, numbers: list[str], batch: int) -> bytes:
+    if batch:
+        return batch_bytes(shop.token, numbers, shop.training_id)
+    return purchase_bytes(shop.token, numbers[0], shop.training_id)
+
+
+def recorded(tally: Tally, numbers: list[str], batch: int, answer: tuple[int, bytes, float]) -> None:
+    if batch:
+        record_batch(tally, numbers, answer)
+    else:
+        record(tally, numbers[0], answer)
+
+
+async def honest(shop: Shop, numbers: list[str], tally: Tally, deadline: float, batch: int) -> None:
+    """One purchase per card (alone, or `batch` cards a request), one request after another on one
+    keep-alive connection."""
     connection = Connection()
-    for number in numbers:
+    size = batch or 1
+    for i in range(0, len(numbers), size):
         if time.monotonic() > deadline:
             break
-        record(tally, number, await connection.send(purchase_bytes(shop.token, number, shop.training_id)))
+        group = numbers[i : i + size]
+        recorded(tally, group, batch, await connection.send(payload(shop, group, batch)))
     connection.close()
 
 
-async def double_spender(shop: Shop, numbers: list[str], tally: Tally, deadline: float) -> None:
-    """Two purchases per card sent at the same moment on two connections (different keys): one may pass."""
+async def double_spender(shop: Shop, numbers: list[str], tally: Tally, deadline: float, batch: int) -> None:
+    """Every card bought twice at the same moment on two connections (different keys): one may pass."""
     first, second = Connection(), Connection()
-    for number in numbers:
+    size = batch or 1
+    for i in range(0, len(numbers), size):
         if time.monotonic() > deadline:
             break
+        group = numbers[i : i + size]
         answers = await asyncio.gather(
-            first.send(purchase_bytes(shop.token, number, shop.training_id)),
-            second.send(purchase_bytes(shop.token, number, shop.training_id)),
+            first.send(payload(shop, group, batch)), second.send(payload(shop, group, batch))
         )
-        tally.pairs += 1
+        tally.pairs += len(group)
         for answer in answers:
-            record(tally, number, answer)
+            recorded(tally, group, batch, answer)
     first.close()
     second.close()
 
 
-async def load(shop: Shop, numbers: list[str], clients: int, limit: float) -> tuple[float, Tally]:
+async def load(
+    shop: Shop, numbers: list[str], clients: int, limit: float, batch: int = 0
+) -> tuple[float, Tally]:
     tally = Tally()
     shares = [numbers[i::clients] for i in range(clients)]
     deadline = time.monotonic() + limit
     start = time.perf_counter()
     await asyncio.gather(
         *(
-            (double_spender if i % 2 else honest)(shop, share, tally, deadline)
+            (double_spender if i % 2 else honest)(shop, share, tally, deadline, batch)
             for i, share in enumerate(shares)
         )
     )
@@ -747,6 +794,12 @@ def main() -> None:
     parser.add_argument(
         "--ceiling", type=int, default=3200, help="movements in each ceiling run (default 3,200)"
     )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="cards per request to POST /purchases/batch (default 0: one purchase a request)",
+    )
     options = parser.parse_args()
     if not console.is_terminal:
         console.width = 130
@@ -802,7 +855,9 @@ def main() -> None:
             try:
                 before = cpu_seconds(server.pid)
                 with Waits(url) as waits:
-                    seconds, tally = asyncio.run(load(shop, numbers, options.clients, options.duration))
+                    seconds, tally = asyncio.run(
+                        load(shop, numbers, options.clients, options.duration, options.batch)
+                    )
                 after = cpu_seconds(server.pid)
             finally:
                 server.send_signal(signal.SIGTERM)
@@ -858,7 +913,7 @@ def main() -> None:
     held = statistics.median(anatomy.held)
     bought = tally.outcomes["201"]
     rows = [
-        ("ours: HTTP purchases (201s), 32 clients", bought / seconds),
+        (f"ours: HTTP purchases (201s), {options.clients} clients", bought / seconds),
         *((label, count / t) for label, t in measured),
         ("1 / median hold of the escrow lock in a purchase", 1 / held),
     ]
@@ -881,7 +936,7 @@ def main() -> None:
         f"8. Partner purchases under load ({options.clients} clients, half double-spending, "
         f"gunicorn {options.workers}x{options.threads})",
         bought,
-        ("ours: POST /partner/purchases (201s)", seconds),
+        ("ours: POST /partner/purchases" + ("/batch" if options.batch else "") + " (201s)", seconds),
         ("ceiling: raw SQL movements, batched", bought / ceiling),
         "the ceiling's seconds are its measured rate applied to the same number of movements",
         unit="purchases",
@@ -908,8 +963,9 @@ def print_results(
     requests = len(latencies)
     table = Table(
         title=(
-            f"Purchases: {requests:,} requests in {seconds:.1f} s from {options.clients} clients "
-            f"({tally.pairs:,} double-spend pairs)"
+            f"Purchases: {requests:,} requests"
+            + (f" of {options.batch} cards each to /purchases/batch" if options.batch else "")
+            + f" in {seconds:.1f} s from {options.clients} clients ({tally.pairs:,} double-spend pairs)"
         ),
         caption=f"code {version}",
     )

@@ -55,3 +55,11 @@ def test_a_callback_signature_binds_body_time_and_provider() -> None:
     other = rules.provider_key("secret", "dana")
     assert rules.callback_problem(other, "1000", signature, b"{}", now=1_100, tolerance=300)
     assert rules.callback_problem(key, "", "", b"{}", now=1_100, tolerance=300) == "unsigned"
+
+
+def test_account_numbers_are_checked_for_their_provider() -> None:
+    assert rules.account_number_problem("bni", "0123456789") == ""
+    assert rules.account_number_problem("bni", "012345678") == "bank_length"
+    assert rules.account_number_problem("ovo", "081234567890") == ""
+    assert rules.account_number_problem("ovo", "0123456789") == "wallet_phone"
+    assert rules.account_number_problem("dana", "0812-3456") == "digits"

@@ -107,11 +107,13 @@ def mask_name(name: str) -> str:
 
 
 def account_number_problem(provider: str, number: str) -> str:
-    """Why an account number cannot be right for the provider ("" when it can)."""
+    """What is wrong with an account number for the provider, as a code ("" when nothing is): "digits",
+    "bank_length" (a BNI account has 10 digits) or "wallet_phone" (an e-wallet is a phone number, 08 and
+    10-13 digits)."""
     if not number.isdigit():
-        return "digits only"
+        return "digits"
     if provider == "bni":
-        return "" if len(number) == 10 else "a BNI account number has 10 digits"
+        return "" if len(number) == 10 else "bank_length"
     if not (number.startswith("08") and 10 <= len(number) <= 13):
-        return "an e-wallet is identified by its phone number, 08 and 10-13 digits"
+        return "wallet_phone"
     return ""

@@ -13,7 +13,7 @@ import io
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -105,6 +105,11 @@ class CodeNeeded(PrakerjaError):
     message = _("Changing your payout account needs the code we just sent to your phone.")
 
 
+_NUMBER_PROBLEMS = {
+    "digits": _("An account number has digits only."),
+    "bank_length": _("A BNI account number has 10 digits."),
+    "wallet_phone": _("An e-wallet is identified by its phone number: 08 and 10 to 13 digits."),
+}
 _REFUSALS = {
     "not_found": _("the provider knows no such account"),
     "name_mismatch": _("the account holder's name differs from your registered name"),
@@ -131,7 +136,7 @@ def payout_account_set(*, applicant: Applicant, provider: str, number: str, code
             {"field": "provider", "code": "unknown", "message": str(_("Choose a bank or e-wallet."))}
         )
     elif problem := rules.account_number_problem(provider, number):
-        problems.append({"field": "number", "code": "invalid", "message": str(_(problem))})
+        problems.append({"field": "number", "code": problem, "message": str(_NUMBER_PROBLEMS[problem])})
     if problems:
         raise PayoutAccountInvalid(reasons="; ".join(p["message"] for p in problems), problems=problems)
     current = PayoutAccount.objects.filter(applicant=applicant, status=AccountStatus.VERIFIED).first()
@@ -241,6 +246,61 @@ def _first_rated_completions() -> Iterator[tuple[int, int, int, datetime]]:
         yield card_id, applicant_id, scheme_id, max(completed_at, rated_at_)
 
 
+def _incentives_earned(schemes: dict[int, Scheme], now: datetime) -> Iterator[Entitlement]:
+    """The instalments of the post-training incentive of everyone newly owed it."""
+    for card_id, applicant_id, scheme_id, moment in _first_rated_completions():
+        scheme = schemes[scheme_id]
+        if not scheme.incentive_amount:
+            continue
+        start = timezone.localdate(moment)
+        for n, due in enumerate(rules.instalment_dates(start, scheme.incentive_instalments), start=1):
+            yield Entitlement(
+                applicant_id=applicant_id,
+                card_id=card_id,
+                kind=EntitlementKind.INCENTIVE,
+                sequence=n,
+                amount=scheme.incentive_amount,
+                due_on=due,
+                created_at=now,
+            )
+
+
+def _survey_incentives_earned(schemes: dict[int, Scheme], now: datetime) -> Iterator[Entitlement]:
+    """One survey incentive per completed survey not yet booked, up to the scheme's number of surveys."""
+    booked = Entitlement.objects.filter(
+        applicant_id=OuterRef("applicant_id"), kind=EntitlementKind.SURVEY, sequence=OuterRef("sequence")
+    )
+    surveys = (
+        Invitation.objects.filter(completed_at__isnull=False)
+        .filter(~Exists(booked))
+        .order_by("pk")
+        .values_list("applicant_id", "card_id", "card__entry__wave__scheme_id", "sequence", "completed_at")
+    )
+    for applicant_id, card_id, scheme_id, sequence, completed_at in surveys.iterator(chunk_size=ROWS):
+        scheme = schemes[scheme_id]
+        if scheme.survey_incentive and sequence <= scheme.survey_count:
+            yield Entitlement(
+                applicant_id=applicant_id,
+                card_id=card_id,
+                kind=EntitlementKind.SURVEY,
+                sequence=sequence,
+                amount=scheme.survey_incentive,
+                due_on=timezone.localdate(completed_at),
+                created_at=now,
+            )
+
+
+def _book_all(rows: Iterable[Entitlement], memo: str, actor: Any) -> int:
+    """Book the rows ROWS at a time; how many."""
+    booked, chunk = 0, []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= ROWS:
+            booked += _book(chunk, memo, actor)
+            chunk = []
+    return booked + _book(chunk, memo, actor)
+
+
 def entitlements_schedule(*, actor: Any, now: datetime | None = None) -> ScheduleResult:
     """Book what participants have earned and are owed no entitlement for yet; safe to run again.
 
@@ -250,63 +310,16 @@ def entitlements_schedule(*, actor: Any, now: datetime | None = None) -> Schedul
     accounts_ready()
     schemes = {s.pk: s for s in Scheme.objects.all()}
     result = ScheduleResult()
-    rows: list[Entitlement] = []
-    for card_id, applicant_id, scheme_id, moment in _first_rated_completions():
-        scheme = schemes[scheme_id]
-        if not scheme.incentive_amount or not scheme.incentive_instalments:
-            continue
-        start = timezone.localdate(moment)
-        for n, due in enumerate(rules.instalment_dates(start, scheme.incentive_instalments), start=1):
-            rows.append(
-                Entitlement(
-                    applicant_id=applicant_id,
-                    card_id=card_id,
-                    kind=EntitlementKind.INCENTIVE,
-                    sequence=n,
-                    amount=scheme.incentive_amount,
-                    due_on=due,
-                    created_at=now,
-                )
-            )
-        result.participants += 1
-        if len(rows) >= ROWS:
-            result.incentives += _book(rows, "Post-training incentives earned", actor)
-            rows = []
-    result.incentives += _book(rows, "Post-training incentives earned", actor)
-    rows = []
-    surveys = (
-        Invitation.objects.filter(completed_at__isnull=False)
-        .filter(
-            ~Exists(
-                Entitlement.objects.filter(
-                    applicant_id=OuterRef("applicant_id"),
-                    kind=EntitlementKind.SURVEY,
-                    sequence=OuterRef("sequence"),
-                )
-            )
-        )
-        .order_by("pk")
-        .values_list("applicant_id", "card_id", "card__entry__wave__scheme_id", "sequence", "completed_at")
+
+    def counted(rows: Iterator[Entitlement]) -> Iterator[Entitlement]:
+        for row in rows:
+            result.participants += row.sequence == 1
+            yield row
+
+    result.incentives = _book_all(
+        counted(_incentives_earned(schemes, now)), "Post-training incentives earned", actor
     )
-    for applicant_id, card_id, scheme_id, sequence, completed_at in surveys.iterator(chunk_size=ROWS):
-        scheme = schemes[scheme_id]
-        if not scheme.survey_incentive or sequence > scheme.survey_count:
-            continue
-        rows.append(
-            Entitlement(
-                applicant_id=applicant_id,
-                card_id=card_id,
-                kind=EntitlementKind.SURVEY,
-                sequence=sequence,
-                amount=scheme.survey_incentive,
-                due_on=timezone.localdate(completed_at),
-                created_at=now,
-            )
-        )
-        if len(rows) >= ROWS:
-            result.surveys += _book(rows, "Survey incentives earned", actor)
-            rows = []
-    result.surveys += _book(rows, "Survey incentives earned", actor)
+    result.surveys = _book_all(_survey_incentives_earned(schemes, now), "Survey incentives earned", actor)
     return result
 
 
