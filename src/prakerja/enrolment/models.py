@@ -47,6 +47,9 @@ class Purchase(models.Model):
     institution = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="enrolments")
     price = RupiahField()
     voucher_code = models.CharField(max_length=12, unique=True)
+    # Which of the escrow accounts holds the price until redemption: one per batch of purchases, at random, so
+    # concurrent batches rarely wait on the same escrow row.
+    escrow_shard = models.PositiveSmallIntegerField(default=0)
     status = models.CharField(max_length=10, choices=PurchaseStatus.choices, default=PurchaseStatus.PAID)
     created_at = models.DateTimeField()
     redeemed_at = models.DateTimeField(null=True, blank=True)

@@ -4,7 +4,7 @@ voucher, report attendance, post-test and completion, issue the certificate, rat
 import base64
 import hashlib
 import hmac
-from collections import defaultdict
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,7 +42,6 @@ from prakerja.enrolment.models import (
     Purchase,
     PurchaseStatus,
 )
-from prakerja.ledger.models import Account
 from prakerja.ledger.services import InsufficientBalance, account_open, balances_lock, entry_post
 from prakerja.partners.models import Kind, Partner, PartnerStatus
 from prakerja.partners.selectors import IN_GOOD_STANDING
@@ -50,12 +49,12 @@ from prakerja.partners.services import webhook_enqueue, webhook_enqueue_many
 from prakerja.waves.models import Card, CardStatus
 
 ESCROW_PREFIX = "escrow:vouchers:"  # balances held for vouchers not redeemed yet
-# Escrow is spread over accounts by card, so concurrent purchases of different cards do not queue on one row.
+# Escrow is spread over accounts, so concurrent purchases do not queue on one row (Purchase.escrow_shard).
 ESCROW_SHARDS = 64
 
 
-def escrow_account(card_number: str) -> str:
-    return f"{ESCROW_PREFIX}{int(card_number) % ESCROW_SHARDS:02d}"
+def escrow_account(shard: int) -> str:
+    return f"{ESCROW_PREFIX}{shard:02d}"
 
 
 LINK_ATTEMPTS = 5
@@ -303,8 +302,10 @@ def _purchases_book(
     if not accepted:
         return []
     now = timezone.now()
+    shard = secrets.randbelow(ESCROW_SHARDS)
     purchases = Purchase.objects.bulk_create(
         Purchase(
+            escrow_shard=shard,
             card=card,
             listing=listing,
             training=listing.training,
@@ -316,13 +317,13 @@ def _purchases_book(
         )
         for _index, card, listing in accepted
     )
-    escrow: dict[str, int] = defaultdict(int)
-    for purchase in purchases:
-        escrow[escrow_account(purchase.card.number)] += purchase.price
-    for code in set(escrow) - set(Account.objects.filter(code__in=escrow).values_list("code", flat=True)):
-        account_open(code=code, name="Balances held for unredeemed vouchers")
+    escrow = escrow_account(shard)
+    account_open(code=escrow, name="Balances held for unredeemed vouchers")
     entry = entry_post(
-        postings=[*((p.card.account_code, -p.price) for p in purchases), *escrow.items()],
+        postings=[
+            *((p.card.account_code, -p.price) for p in purchases),
+            (escrow, sum(p.price for p in purchases)),
+        ],
         memo=(
             f"purchase {purchases[0].pk}: training {purchases[0].training_id} on platform {platform.pk}"
             if len(purchases) == 1
@@ -398,7 +399,7 @@ def purchase_cancel(*, purchase: Purchase, actor: Any, reason: str, by_participa
             )
         entry = entry_post(
             postings=[
-                (escrow_account(purchase.card.number), -purchase.price),
+                (escrow_account(purchase.escrow_shard), -purchase.price),
                 (purchase.card.account_code, purchase.price),
             ],
             memo=f"refund of purchase {purchase.pk}",
@@ -493,7 +494,7 @@ def voucher_redeem(*, institution: Partner, code: str, session_id: int | None = 
         payable = payable_account(purchase.platform)
         account_open(code=payable, name=f"Owed to platform {purchase.platform.name}")
         entry = entry_post(
-            postings=[(escrow_account(purchase.card.number), -purchase.price), (payable, purchase.price)],
+            postings=[(escrow_account(purchase.escrow_shard), -purchase.price), (payable, purchase.price)],
             memo=f"redemption of purchase {purchase.pk}",
             actor=f"partner:{institution.pk}",
             idempotency_key=f"redeem:{purchase.pk}",
