@@ -46,6 +46,8 @@ bench: install
 	$(BIN)/python benchmarks/draw.py
 	$(BIN)/python benchmarks/catalog_search.py
 	$(BIN)/python benchmarks/purchases_load.py
+	$(BIN)/python benchmarks/purchases_load.py --batch 50 --cards 40000
+	$(BIN)/python benchmarks/payouts.py
 
 messages: install
 	cd src/prakerja && ../../$(BIN)/prakerja makemessages -l id --no-location && ../../$(BIN)/prakerja compilemessages

@@ -85,7 +85,9 @@ class Entitlement(models.Model):
     amount = RupiahField()
     due_on = models.DateField()
     status = models.CharField(max_length=8, choices=EntitlementStatus.choices, default=EntitlementStatus.OWED)
-    entry = models.ForeignKey("ledger.JournalEntry", on_delete=models.PROTECT, related_name="+")
+    entry = models.ForeignKey(
+        "ledger.JournalEntry", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -96,7 +98,10 @@ class Entitlement(models.Model):
             models.CheckConstraint(condition=models.Q(sequence__gte=1), name="entitlement_sequence_from_1"),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="entitlement_positive"),
         ]
-        indexes = [models.Index(fields=["status", "due_on"])]
+        # Only what is owed is searched by due date; a paid row leaves the index (fewer index writes).
+        indexes = [
+            models.Index(fields=["due_on"], condition=models.Q(status="owed"), name="entitlement_owed_due")
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.sequence} of applicant {self.applicant_id}"
@@ -192,13 +197,18 @@ class Payment(models.Model):
     provider = models.CharField(max_length=8, choices=Provider.choices)
     amount = RupiahField()
     attempt = models.PositiveSmallIntegerField(default=1)
-    key = models.CharField(max_length=40, unique=True)
+    key = models.CharField(max_length=40)
     state = models.CharField(max_length=8, choices=PaymentState.choices, default=PaymentState.PENDING)
     provider_reference = models.CharField(max_length=64, blank=True)
     reason = models.CharField(max_length=100, blank=True)
     updated_at = models.DateTimeField()
     settled_entry = models.ForeignKey(
-        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "ledger.JournalEntry",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -209,8 +219,17 @@ class Payment(models.Model):
                 name="one_live_payment_per_entitlement",
             ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="payment_positive"),
+            models.UniqueConstraint(fields=["key"], name="one_payment_per_key"),
         ]
-        indexes = [models.Index(fields=["batch", "provider", "chunk"]), models.Index(fields=["state"])]
+        # Every payment row is written three or four times (built, sent, settled): few indexes, and the state
+        # index only for the states that are searched for (a payment in flight or to try again).
+        indexes = [
+            models.Index(
+                fields=["state"],
+                condition=models.Q(state__in=["pending", "sent", "failed"]),
+                name="payment_open",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.key

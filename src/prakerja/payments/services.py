@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, Min, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -415,8 +416,12 @@ def _give_up_after_failures(*, actor: Any) -> int:
 
 
 def _payments_digest(batch: Batch) -> str:
+    """SHA-256 of the batch's payments (key, account, amount) in order: what the checker approves."""
+    digest = hashlib.sha256()
     rows = Payment.objects.filter(batch=batch).order_by("pk").values_list("key", "account_id", "amount")
-    return rows_digest(rows.iterator(chunk_size=ROWS))
+    for key, account, amount in rows.iterator(chunk_size=ROWS):
+        digest.update(f"{key},{account},{amount}\n".encode())
+    return digest.hexdigest()
 
 
 def batch_build(*, actor: Any, due_by: date | None = None) -> Batch:
@@ -429,40 +434,65 @@ def batch_build(*, actor: Any, due_by: date | None = None) -> Batch:
     accounts_ready()
     _give_up_after_failures(actor=actor)
     now = timezone.now()
-    payment, entitlement, account = _table(Payment), _table(Entitlement), _table(PayoutAccount)
+    payment, entitlement, account, chunk = (_table(m) for m in (Payment, Entitlement, PayoutAccount, Chunk))
+    due = f"""
+        FROM {entitlement} e
+        JOIN {account} a ON a.applicant_id = e.applicant_id AND a.status = 'verified'
+        LEFT JOIN (SELECT entitlement_id, COUNT(*) AS n FROM {payment}
+                   WHERE state IN ('failed', 'retried') GROUP BY entitlement_id) f ON f.entitlement_id = e.id
+        WHERE e.status = 'owed' AND e.due_on <= %s
+          AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.entitlement_id = e.id
+                          AND p.state IN ('pending', 'sent', 'paid'))
+    """  # noqa: S608 - table names from the models, values as parameters
+    size = settings.PAYMENT_CHUNK_SIZE
     with transaction.atomic():
         batch = Batch.objects.create(
             due_by=due_by, built_by=_user(actor), built_by_label=_label(actor), built_at=now
         )
         with connection.cursor() as cursor:
+            cursor.execute(f"SELECT a.provider, COUNT(*) {due} GROUP BY a.provider", [due_by])
+            counts = dict(cursor.fetchall())
+            if not counts:
+                raise BatchEmpty(day=due_by.isoformat())
+            Chunk.objects.bulk_create(
+                Chunk(batch=batch, provider=provider, sequence=seq, payment_count=0, total=0)
+                for provider, n in sorted(counts.items())
+                for seq in range((n + size - 1) // size)
+            )
+            # Each payment lands in its chunk as it is written: the n-th of its provider in chunk n // size.
             cursor.execute(
                 f"""
-                INSERT INTO {payment} (batch_id, entitlement_id, account_id, provider, amount, attempt, "key",
-                                       state, provider_reference, reason, updated_at)
-                SELECT %s, e.id, a.id, a.provider, e.amount, 1 + COALESCE(f.n, 0),
-                       'P' || e.id || '-' || (1 + COALESCE(f.n, 0)), 'pending', '', '', %s
-                FROM {entitlement} e
-                JOIN {account} a ON a.applicant_id = e.applicant_id AND a.status = 'verified'
-                LEFT JOIN (SELECT entitlement_id, COUNT(*) AS n FROM {payment}
-                           WHERE state IN ('failed', 'retried') GROUP BY entitlement_id) f
-                       ON f.entitlement_id = e.id
-                WHERE e.status = 'owed' AND e.due_on <= %s
-                  AND NOT EXISTS (SELECT 1 FROM {payment} p WHERE p.entitlement_id = e.id
-                                  AND p.state IN ('pending', 'sent', 'paid'))
-                ORDER BY a.provider, e.id
+                INSERT INTO {payment} (batch_id, chunk_id, entitlement_id, account_id, provider, amount,
+                                       attempt, "key", state, provider_reference, reason, updated_at)
+                SELECT %s, c.id, d.eid, d.aid, d.provider, d.amount, d.attempt,
+                       'P' || d.eid || '-' || d.attempt, 'pending', '', '', %s
+                FROM (SELECT e.id AS eid, a.id AS aid, a.provider, e.amount, 1 + COALESCE(f.n, 0) AS attempt,
+                             (ROW_NUMBER() OVER (PARTITION BY a.provider ORDER BY e.id) - 1) / %s AS seq
+                      {due}) d
+                JOIN {chunk} c ON c.batch_id = %s AND c.provider = d.provider AND c.sequence = d.seq
+                ORDER BY d.provider, d.eid
                 """,  # noqa: S608 - table names from the models, values as parameters
-                [batch.pk, now, due_by],
+                [batch.pk, now, size, due_by, batch.pk],
             )
-            count = cursor.rowcount
-        if not count:
+            cursor.execute(
+                f"""
+                UPDATE {chunk} SET payment_count = s.n, total = s.total
+                FROM (SELECT chunk_id, COUNT(*) AS n, SUM(amount) AS total FROM {payment}
+                      WHERE batch_id = %s GROUP BY chunk_id) s
+                WHERE {chunk}.id = s.chunk_id
+                """,  # noqa: S608 - table names from the models, values as parameters
+                [batch.pk],
+            )
+        # Entitlements that fell due or were paid between the count and the insert: no empty chunk stays.
+        Chunk.objects.filter(batch=batch, payment_count=0).delete()
+        totals = batch.chunks.aggregate(n=Coalesce(Sum("payment_count"), 0), total=Coalesce(Sum("total"), 0))
+        if not totals["n"]:
             raise BatchEmpty(day=due_by.isoformat())
         # The failed attempts now tried again.
         Payment.objects.filter(
             state=PaymentState.FAILED,
             entitlement_id__in=Payment.objects.filter(batch=batch).values("entitlement_id"),
         ).update(state=PaymentState.RETRIED, updated_at=now)
-        _chunks_make(batch)
-        totals = Payment.objects.filter(batch=batch).aggregate(n=Count("id"), total=Sum("amount"))
         batch.payment_count, batch.total = totals["n"], totals["total"]
         batch.digest = _payments_digest(batch)
         batch.save(update_fields=["payment_count", "total", "digest"])
@@ -478,40 +508,6 @@ def batch_build(*, actor: Any, due_by: date | None = None) -> Batch:
             },
         )
     return batch
-
-
-def _chunks_make(batch: Batch) -> None:
-    """Split the batch per provider into chunks of PAYMENT_CHUNK_SIZE payments, set-based."""
-    size = settings.PAYMENT_CHUNK_SIZE
-    per_provider = (
-        Payment.objects.filter(batch=batch).values("provider").annotate(n=Count("id")).order_by("provider")
-    )
-    Chunk.objects.bulk_create(
-        Chunk(batch=batch, provider=row["provider"], sequence=seq, payment_count=0, total=0)
-        for row in per_provider
-        for seq in range((row["n"] + size - 1) // size)
-    )
-    payment, chunk = _table(Payment), _table(Chunk)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {payment} SET chunk_id = c.id
-            FROM (SELECT id, provider, (ROW_NUMBER() OVER (PARTITION BY provider ORDER BY id) - 1) / %s AS seq
-                  FROM {payment} WHERE batch_id = %s) r
-            JOIN {chunk} c ON c.batch_id = %s AND c.provider = r.provider AND c.sequence = r.seq
-            WHERE {payment}.id = r.id
-            """,  # noqa: S608 - table names from the models, values as parameters
-            [size, batch.pk, batch.pk],
-        )
-        cursor.execute(
-            f"""
-            UPDATE {chunk} SET
-              payment_count = (SELECT COUNT(*) FROM {payment} p WHERE p.chunk_id = {chunk}.id),
-              total = (SELECT COALESCE(SUM(p.amount), 0) FROM {payment} p WHERE p.chunk_id = {chunk}.id)
-            WHERE batch_id = %s
-            """,  # noqa: S608 - table names from the models, values as parameters
-            [batch.pk],
-        )
 
 
 def batch_approve(*, batch: Batch, actor: Any) -> Batch:
@@ -570,9 +566,9 @@ def _instructions(chunk: Chunk) -> list[Instruction]:
         .order_by("pk")
         .values_list("key", "account__number", "entitlement__applicant__full_name", "amount")
     )
-    return [
-        Instruction(key=k, number=n, name=name, amount=a) for k, n, name, a in rows.iterator(chunk_size=ROWS)
-    ]
+    # A plain fetch: a server-side cursor (iterator) outside a transaction is declared WITH HOLD and planned
+    # for its first rows, walking the whole table by primary key for every chunk.
+    return [Instruction(key=k, number=n, name=name, amount=a) for k, n, name, a in rows]
 
 
 def batch_send(*, batch: Batch, actor: Any, progress: Callable[[int, int], None] | None = None) -> SendResult:
