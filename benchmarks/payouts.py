@@ -327,40 +327,6 @@ def raw() -> psycopg.Connection[Any]:
     return connection.connection  # type: ignore[no-any-return]
 
 
-def plan_of_build(batch_id: int) -> tuple[float, str]:
-    """batch_build's INSERT ... SELECT alone, under EXPLAIN ANALYZE, into a copy of payments_payment with
-    the same indexes but no foreign keys (the anti-join reads the real, still empty, table); the plan."""
-    from django.utils import timezone
-
-    pg = raw()
-    pg.execute("CREATE TABLE bench_payment_plan (LIKE payments_payment INCLUDING ALL)")
-    try:
-        start = time.perf_counter()
-        rows = pg.execute(
-            """
-            EXPLAIN (ANALYZE, COSTS OFF, TIMING ON)
-            INSERT INTO bench_payment_plan (batch_id, entitlement_id, account_id, provider, amount, attempt,
-                                            "key", state, provider_reference, reason, updated_at)
-            SELECT %s, e.id, a.id, a.provider, e.amount, 1 + COALESCE(f.n, 0),
-                   'P' || e.id || '-' || (1 + COALESCE(f.n, 0)), 'pending', '', '', %s
-            FROM payments_entitlement e
-            JOIN payments_payoutaccount a ON a.applicant_id = e.applicant_id AND a.status = 'verified'
-            LEFT JOIN (SELECT entitlement_id, COUNT(*) AS n FROM payments_payment
-                       WHERE state IN ('failed', 'retried') GROUP BY entitlement_id) f
-                   ON f.entitlement_id = e.id
-            WHERE e.status = 'owed' AND e.due_on <= %s
-              AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.entitlement_id = e.id
-                              AND p.state IN ('pending', 'sent', 'paid'))
-            ORDER BY a.provider, e.id
-            """,
-            [batch_id, timezone.now(), timezone.localdate()],
-        ).fetchall()
-        seconds = time.perf_counter() - start
-    finally:
-        pg.execute("DROP TABLE bench_payment_plan")
-    return seconds, "\n".join(r[0] for r in rows)
-
-
 def insert_ceilings(batch_id: int) -> tuple[float, float, int]:
     """The batch's payment rows COPYed out to memory, then (timed) COPY FROM into a LIKE ... INCLUDING ALL
     copy of payments_payment (same indexes and checks, no foreign keys); INSERT ... SELECT * in another."""
@@ -575,28 +541,18 @@ def run(n: int, url: str, folder: Path, slow_plans: int | None = None, analyze_b
     if problems:
         raise SystemExit("the seeded books do not hold; not measuring")
 
-    # The statement alone first, while payments_payment is still empty.
-    t_plan, plan = plan_of_build(0)
-    console.print(
-        f"[bold]EXPLAIN ANALYZE of batch_build's INSERT ... SELECT[/] into a copy of payments_payment "
-        f"(same indexes, no foreign keys): {t_plan:.3f} s\n{escape(plan)}"
-    )
-
     # a. Build.
-    sql_part = (services, "_chunks_make", "_chunks_make: chunk rows, UPDATE every payment's chunk_id")
     t_build, batch = measured(
         "batch_build, by part (timed inside the one call)",
         lambda: services.batch_build(actor=maker),
         (
             (services, "accounts_ready", "accounts_ready"),
             (services, "_give_up_after_failures", "_give_up_after_failures"),
-            sql_part,
             (services, "_payments_digest", "_payments_digest: every payment read back and hashed"),
-            (services, "rows_digest", "  rows_digest (json.dumps + sha256 per row)"),
             (services, "audit_record", "audit_record"),
         ),
         ((psycopg.ServerCursor, "fetchmany", "all: FETCH from a server-side cursor (iterator)"),),
-        "rest: the INSERT ... SELECT (all: SQL INSERT), the batch row, the totals, commit",
+        "rest: the count per provider, the chunks, the INSERT ... SELECT (all: SQL INSERT), totals, commit",
     )
     start = time.perf_counter()
     try:
@@ -676,7 +632,6 @@ def run(n: int, url: str, folder: Path, slow_plans: int | None = None, analyze_b
     rows: list[Row] = [
         ("batch_build", t_build, n, build_goal, t_build < GOAL_BUILD, "COPY FROM, same rows", t_copy),
         ("", t_build, n, "", None, "INSERT…SELECT * same rows", t_insert_select),
-        ("  its INSERT…SELECT alone (EXPLAIN ANALYZE)", t_plan, n, "", None, "COPY FROM, same rows", t_copy),
         ("batch_build again (must add nothing)", t_again, 0, "BatchEmpty", again == "BatchEmpty", "", None),
         ("batch_approve (not a speed goal)", t_approve, n, "", None, "", None),
         ("batch_send to the simulator", t_send, n, "", None, "POST same bodies (urllib)", t_post),

@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True, title="subcommands")
         sub.add_parser(
-            "check", help="Verify that entries balance, balances match postings and none is negative."
+            "check",
+            help="Verify that entries balance, balances match postings, sum to zero and stay within their "
+            "limits, and that the apps' books (payments) agree with their accounts.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -26,6 +28,6 @@ class Command(BaseCommand):
             raise SystemExit(1)
         entries, accounts = JournalEntry.objects.count(), Account.objects.count()
         self.stdout.write(
-            f"Ledger holds: {entries:,} entries over {accounts:,} accounts balance, match their postings "
-            "and stay within their limits."
+            f"Ledger holds: {entries:,} entries over {accounts:,} accounts balance, match their postings, "
+            "sum to zero and stay within their limits; the payment books agree with their accounts."
         )
