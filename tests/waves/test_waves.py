@@ -1,5 +1,6 @@
 """A whole wave on a real database: create, open, join, commit, close, draw, verify, announce, revoke."""
 
+import importlib
 import json
 from datetime import timedelta
 
@@ -9,13 +10,25 @@ from django.utils import timezone
 from prakerja.core.audit import audit_verify
 from prakerja.core.errors import Conflict, InvalidInput
 from prakerja.core.models import OutboxMessage
+from prakerja.ledger.models import JournalEntry
 from prakerja.ledger.selectors import balance, ledger_check
+from prakerja.ledger.services import entry_post
 from prakerja.registry.models import Applicant
 from prakerja.registry.services import exclusion_list_extend
 from prakerja.waves import rules
-from prakerja.waves.models import Card, CardStatus, Entry, EntryStatus, Scheme, SchemeInUse, WaveStatus
+from prakerja.waves.models import (
+    Card,
+    CardStatus,
+    Entry,
+    EntryStatus,
+    Scheme,
+    SchemeInUse,
+    Wave,
+    WaveStatus,
+)
 from prakerja.waves.selectors import draw_verify, draw_verify_files, fairness_report, wave_simulate
 from prakerja.waves.services import (
+    BUDGET_ACCOUNT,
     FUND_ACCOUNT,
     NotJoinable,
     SeedMismatch,
@@ -296,3 +309,30 @@ def test_a_family_with_two_card_holders_gets_no_third_place(applicants) -> None:
     assert left_out and all(rows[str(p)][3] for p in left_out)
     second.refresh_from_db()
     assert draw_verify(second).ok
+
+
+def test_waves_opened_before_incentives_get_them_appropriated_once(db) -> None:
+    from django.apps import apps
+
+    migration = importlib.import_module("prakerja.waves.migrations.0004_appropriate_incentives")
+    later = timezone.now() + timedelta(days=5)
+    legacy, current = _wave(1), _wave(2, opens_at=later, closes_at=later + timedelta(days=3))
+    wave_open(wave=current, actor="test")  # appropriates the whole benefit already
+    Wave.objects.filter(pk=legacy.pk).update(status=WaveStatus.CLOSED)
+    scheme = legacy.scheme
+    entry_post(  # what opening a wave used to appropriate: the training balances only
+        postings=[
+            (BUDGET_ACCOUNT, -legacy.total_quota * scheme.training_balance),
+            (FUND_ACCOUNT, legacy.total_quota * scheme.training_balance),
+        ],
+        memo="Training balances of wave 1",
+        actor="test",
+        idempotency_key="wave:1:appropriation",
+    )
+    fund = balance(FUND_ACCOUNT)
+    migration.appropriate(apps, None)
+    migration.appropriate(apps, None)
+    rest = scheme.total_per_recipient - scheme.training_balance
+    assert balance(FUND_ACCOUNT) == fund + legacy.total_quota * rest
+    assert JournalEntry.objects.filter(idempotency_key__endswith=":appropriation:incentives").count() == 1
+    assert ledger_check() == []

@@ -46,13 +46,14 @@ DEMO_USERS = (
     ("pmo.seleksi", Role.SELECTION_OFFICER, "Petugas Seleksi"),
     ("pmo.kemitraan", Role.PARTNERSHIP_OFFICER, "Petugas Kemitraan"),
     ("pmo.keuangan", Role.FINANCE_OFFICER, "Petugas Keuangan"),
-    ("pmo.bendahara", Role.FINANCE_OFFICER, "Bendahara (pemeriksa)"),
     ("pmo.monev", Role.ME_ANALYST, "Analis Monev"),
     ("pmo.pengaduan", Role.COMPLAINTS_OFFICER, "Petugas Pengaduan"),
     ("auditor", Role.AUDITOR, "Auditor"),
     ("mitra.platform", Role.PLATFORM_STAFF, "Staf Platform"),
     ("mitra.lembaga", Role.INSTITUTION_STAFF, "Staf Lembaga"),
     ("industri", Role.EMPLOYER, "Asosiasi Industri"),
+    # Added later: new users go last, so the phone numbers of those already made stay theirs.
+    ("pmo.bendahara", Role.FINANCE_OFFICER, "Bendahara (pemeriksa)"),
 )
 
 
