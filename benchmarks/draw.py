@@ -354,20 +354,20 @@ class Phases:
 Watch = tuple[Any, str, str | Callable[[Any], str]]
 
 
-def measured(
-    title: str, work: Callable[[], Any], parts: Sequence[Watch], across: Sequence[Watch], rest: str
-) -> tuple[float, Any, Phases]:
-    """Run `work` once with its parts (label starting with two spaces: inside the part above) and some
-    functions wherever they are called (label starting with 'all:') timed; print the table."""
-    phases = Phases()
-    with contextlib.ExitStack() as stack:
-        for group, (owner, name, label) in enumerate((*parts, *across)):
-            stack.enter_context(phases.watch(owner, name, label, group))
-        start = time.perf_counter()
-        result = work()
-        total = time.perf_counter() - start
-    keys = sorted(phases.seconds, key=lambda k: phases.group[k])
-    top = [k for k in keys if phases.group[k] < len(parts)]
+def phases_table(
+    title: str,
+    phases: Phases,
+    parts: int,
+    total: float,
+    rest: str,
+    *,
+    suffix: Callable[[str], str] = lambda key: "",
+    min_share: float = 0.0,
+) -> Table:
+    """The table of a measured run: its first `parts` groups as parts adding up to the wall time with `rest`,
+    then the 'all:' rows (at least `min_share` of the time), each label followed by `suffix(label)`."""
+    keys = sorted(phases.seconds, key=lambda k: (phases.group[k], -phases.seconds[k]))
+    top = [k for k in keys if phases.group[k] < parts]
     accounted = sum(phases.seconds[k] for k in top if not k.startswith("  "))
     table = Table(
         title=title,
@@ -387,8 +387,24 @@ def measured(
     row(rest, total - accounted)
     table.add_row("[bold]total (wall)[/]", "", f"{total:.3f}", "100.0%", end_section=True)
     for key in keys[len(top) :]:
-        row(key, phases.seconds[key], phases.calls[key])
-    console.print(table)
+        if phases.seconds[key] >= min_share * total:
+            row(key + suffix(key), phases.seconds[key], phases.calls[key])
+    return table
+
+
+def measured(
+    title: str, work: Callable[[], Any], parts: Sequence[Watch], across: Sequence[Watch], rest: str
+) -> tuple[float, Any, Phases]:
+    """Run `work` once with its parts (label starting with two spaces: inside the part above) and some
+    functions wherever they are called (label starting with 'all:') timed; print the table."""
+    phases = Phases()
+    with contextlib.ExitStack() as stack:
+        for group, (owner, name, label) in enumerate((*parts, *across)):
+            stack.enter_context(phases.watch(owner, name, label, group))
+        start = time.perf_counter()
+        result = work()
+        total = time.perf_counter() - start
+    console.print(phases_table(title, phases, len(parts), total, rest))
     return total, result, phases
 
 

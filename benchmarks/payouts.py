@@ -36,6 +36,7 @@ from draw import (
     fresh_postgres,
     indexes_after,
     people,
+    phases_table,
     quotas_for,
     setup_django,
 )
@@ -245,7 +246,7 @@ def sql_watched(phases: Phases, group: int) -> Iterator[None]:
     """Every statement sent through Django's cursors, timed (with the server's wait) by verb and table."""
     from django.db.backends.utils import CursorWrapper
 
-    original = CursorWrapper._execute
+    original = CursorWrapper._execute  # type: ignore[attr-defined]
 
     def timed_execute(cursor: Any, sql: str, *args: Any) -> Any:
         key = sql_label(sql)
@@ -259,11 +260,11 @@ def sql_watched(phases: Phases, group: int) -> Iterator[None]:
             phases.group.setdefault(key, group)
             SLOWEST[key] = max(SLOWEST.get(key, 0.0), seconds)
 
-    CursorWrapper._execute = timed_execute  # type: ignore[method-assign]
+    CursorWrapper._execute = timed_execute  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        CursorWrapper._execute = original  # type: ignore[method-assign]
+        CursorWrapper._execute = original  # type: ignore[attr-defined]
 
 
 COMMIT = "all: COMMIT (the deferred foreign-key checks run here)"
@@ -287,32 +288,12 @@ def measured(
         start = time.perf_counter()
         result = work()
         total = time.perf_counter() - start
-    keys = sorted(phases.seconds, key=lambda k: (phases.group[k], -phases.seconds[k]))
-    top = [k for k in keys if phases.group[k] < len(parts)]
-    accounted = sum(phases.seconds[k] for k in top if not k.startswith("  "))
-    table = Table(
-        title=title,
-        caption="indented rows are inside the part above them; 'all:' rows add up every call wherever it "
-        "happens, so they overlap the parts",
-    )
-    for column in ("part", "calls", "seconds", "share"):
-        table.add_column(column, justify="left" if column == "part" else "right")
 
-    def row(label: str, seconds: float, calls: int = 0) -> None:
-        table.add_row(
-            escape(label), f"{calls:,}" if calls else "", f"{seconds:.3f}", f"{seconds / total:.1%}"
-        )
+    def slowest(key: str) -> str:
+        return f" (slowest {SLOWEST[key]:.3f} s)" if key in SLOWEST and phases.calls[key] > 1 else ""
 
-    for key in top:
-        row(key, phases.seconds[key], phases.calls[key])
-    row(rest, total - accounted)
-    table.add_row("[bold]total (wall)[/]", "", f"{total:.3f}", "100.0%", end_section=True)
-    for key in keys[len(top) :]:
-        if phases.seconds[key] >= 0.002 * total:
-            slowest = f" (slowest {SLOWEST[key]:.3f} s)" if key in SLOWEST and phases.calls[key] > 1 else ""
-            row(key + slowest, phases.seconds[key], phases.calls[key])
+    console.print(phases_table(title, phases, len(parts), total, rest, suffix=slowest, min_share=0.002))
     SLOWEST.clear()
-    console.print(table)
     return total, result
 
 
@@ -324,7 +305,7 @@ def raw() -> psycopg.Connection[Any]:
     from django.db import connection
 
     connection.ensure_connection()
-    return connection.connection  # type: ignore[no-any-return]
+    return connection.connection
 
 
 def insert_ceilings(batch_id: int) -> tuple[float, float, int]:

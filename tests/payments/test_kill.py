@@ -21,11 +21,13 @@ from prakerja.payments.models import BatchStatus, Chunk, PaymentState
 from .conftest import earn, verify
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="the killed process needs the test database from another process: runs in the PostgreSQL pass",
+)
 def test_a_send_killed_with_sigkill_resumes_without_paying_anyone_twice(
     committed_cards, platform, institution, sell, start_simulator, make_user, settings, monkeypatch
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("the killed process needs a database another process can see: PostgreSQL")
     settings.PAYMENT_CHUNK_SIZE = 1
     simulator = start_simulator()
     accept = simulator.disburse
