@@ -90,6 +90,17 @@ def test_a_return_that_arrives_before_its_payment_counts_as_both_and_goes_back_t
     assert ledger_check() == []
 
 
+def test_a_payment_and_its_return_in_one_callback_move_in_their_order(sent) -> None:
+    payment = sent[0]
+    fund = balance(FUND_ACCOUNT)
+    events = [{"key": payment.key, "state": "paid"}, {"key": payment.key, "state": "returned"}]
+    assert post(events).json() == {"received": 2, "applied": 2}
+    payment.refresh_from_db()
+    assert payment.state == PaymentState.RETURNED
+    assert balance(FUND_ACCOUNT) == fund + 600_000 and balance(services.PAID_ACCOUNT) == 0
+    assert ledger_check() == []
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -194,3 +205,48 @@ def test_the_benefits_report_counts_participants_by_total_received(sent) -> None
     assert scheme["totals"]["1000000"] == 1  # 400,000 spent + one 600,000 instalment
     assert scheme["totals"]["400000"] == 3
     assert scheme["participants"] == sum(scheme["totals"].values())
+
+
+def settlement(tmp_path, name: str, payments: list[Payment], state: str = "paid"):
+    lines = [",".join(rules.SETTLEMENT_HEADER)]
+    lines += [f"{p.key},R{p.pk},{p.amount},{state},2026-11-25T10:00:00+07:00" for p in payments]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_chunk_is_settled_once_no_payment_in_it_awaits_an_outcome(sent, tmp_path, make_user) -> None:
+    officer = make_user("finance_officer")
+    chunk = sent[0].chunk
+    first = services.reconcile(provider="ovo", path=settlement(tmp_path, "a.csv", sent[:3]), actor=officer)
+    assert list(first.discrepancies.values_list("kind", "payment_key")) == [("missing", sent[3].key)]
+    chunk.refresh_from_db()
+    assert chunk.settled_at is None  # the fourth is still awaited
+    second = services.reconcile(provider="ovo", path=settlement(tmp_path, "b.csv", sent[3:]), actor=officer)
+    assert second.counts == {"applied": 1, "paid": 1} and not second.discrepancies.exists()
+    chunk.refresh_from_db()
+    assert chunk.settled_at is not None
+    assert ledger_check() == []
+
+
+def test_the_books_check_every_link_of_a_payment(sent) -> None:
+    payment = sent[0]
+    Payment.objects.create(
+        chunk=payment.chunk,
+        entitlement=payment.entitlement,
+        account=payment.account,
+        provider=payment.provider,
+        amount=payment.amount,
+        attempt=2,
+        key=f"P{payment.entitlement_id}-2",
+        state=PaymentState.PENDING,
+        updated_at=payment.updated_at,
+    )
+    Payment.objects.filter(pk=sent[1].pk).update(provider="dana")  # its chunk goes to OVO
+    Payment.objects.filter(pk=sent[2].pk).update(account_id=sent[3].account_id)  # someone else's account
+    Payment.objects.filter(pk=sent[3].pk).update(entitlement_id=10**9)
+    problems = ledger_check()
+    assert f"entitlement {payment.entitlement_id} has more than one live payment" in problems
+    assert f"payment {sent[1].key} is not in a chunk of its provider" in problems
+    assert f"payment {sent[2].key} went to an account not verified as its payee's" in problems
+    assert f"payment {sent[3].key} names an entitlement that does not exist" in problems

@@ -18,21 +18,23 @@ def test_instalments_fall_a_calendar_month_apart_on_the_last_day_when_shorter() 
 
 
 @pytest.mark.parametrize(
-    ("current", "reported", "path"),
+    ("current", "reported", "expected"),  # (final state, passes through paid, failed, returned)
     [
-        ("sent", "paid", ("paid",)),
-        ("sent", "returned", ("paid", "returned")),  # the return overtook its payment
-        ("paid", "returned", ("returned",)),
-        ("paid", "paid", ()),
-        ("returned", "paid", ()),  # older news
+        ("sent", "paid", ("paid", True, False, False)),
+        ("sent", "failed", ("failed", False, True, False)),
+        ("sent", "returned", ("returned", True, False, True)),  # the return overtook its payment: both
+        ("paid", "returned", ("returned", False, False, True)),
+        ("paid", "paid", ("paid", False, False, False)),  # old news: stays
+        ("returned", "paid", ("returned", False, False, False)),  # older news
         ("paid", "failed", None),  # contradicts: never backwards
         ("failed", "returned", None),  # the provider cannot return what it never paid
         ("failed", "paid", None),
         ("pending", "paid", None),  # never handed over
     ],
 )
-def test_a_report_moves_a_payment_only_forward(current: str, reported: str, path: object) -> None:
-    assert rules.outcome_path(current, reported) == path
+def test_a_report_moves_a_payment_only_forward(current: str, reported: str, expected: object) -> None:
+    table = {(now, news): tuple(rest) for now, news, *rest in rules.transitions()}
+    assert table.get((current, reported)) == expected
 
 
 def test_settlement_lines_are_parsed_or_explained() -> None:
@@ -63,3 +65,13 @@ def test_account_numbers_are_checked_for_their_provider() -> None:
     assert rules.account_number_problem("ovo", "081234567890") == ""
     assert rules.account_number_problem("ovo", "0123456789") == "wallet_phone"
     assert rules.account_number_problem("dana", "0812-3456") == "digits"
+
+
+def test_settlement_files_are_read_line_by_line_with_quotes_where_needed() -> None:
+    text = 'payment_key,reference\r\nP1-1,R1\r\n\r\nP2-1,"R2, second part"\r\nP3-1,"unclosed\r\n'
+    assert list(rules.settlement_fields(text)) == [
+        (1, ["payment_key", "reference"]),
+        (2, ["P1-1", "R1"]),
+        (4, ["P2-1", "R2, second part"]),
+        (5, ["P3-1", "unclosed"]),
+    ]

@@ -28,7 +28,7 @@ from prakerja.enrolment.services import (
 from prakerja.ledger.selectors import balance
 from prakerja.partners.selectors import IN_GOOD_STANDING
 from prakerja.payments import services as payments
-from prakerja.payments.models import Batch, Entitlement, PayoutAccount, Provider
+from prakerja.payments.models import Batch, Entitlement, Payment, PayoutAccount, Provider
 from prakerja.payments.simulator import Simulator, SimulatorConfig
 from prakerja.surveys.models import Invitation
 from prakerja.surveys.services import invitations_create, response_submit
@@ -205,7 +205,7 @@ def demo_payouts(*, actor: str = "system:demo") -> DemoPayouts:
         result.batches += 1
     result.statements = len(payments.statements_issue(period_end=timezone.localdate(), actor=maker or actor))
     result.paid = Entitlement.objects.filter(status="paid").count()
-    result.failed = Batch.objects.filter(payments__state="failed").count()
+    result.failed = Payment.objects.filter(state="failed").count()
     return result
 
 

@@ -2,18 +2,21 @@
 settlement-file lines and account-check answers."""
 
 import calendar
+import csv
 import hashlib
 import hmac
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date, datetime
+from typing import NamedTuple
 
 OUTCOMES = ("paid", "failed", "returned")  # what a provider may report of a payment
 
 
 # A payment's state only moves forward: pending → sent → paid | failed; failed → retried | returned (by the
 # programme); paid → returned. Below, what a provider's report does to a payment in each state: the states
-# it passes through; () when the news is repeated or older than what is known; absent when it contradicts
-# what is known (a failure of a paid payment, a return of a failed one).
+# it passes through (a "returned" that arrives before its "paid" counts as both); () when the news is repeated
+# or older than what is known; absent when it contradicts what is known (a failure of a paid payment, a return
+# of a failed one).
 _REPORTS: dict[str, dict[str, tuple[str, ...]]] = {
     "sent": {"paid": ("paid",), "failed": ("failed",), "returned": ("paid", "returned")},
     "paid": {"paid": (), "returned": ("returned",)},
@@ -23,10 +26,21 @@ _REPORTS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
-def outcome_path(current: str, reported: str) -> tuple[str, ...] | None:
-    """The states a payment moves through when its provider reports `reported` (a "returned" that arrives
-    before its "paid" counts as both); () for old news; None when the report contradicts what is known."""
-    return _REPORTS.get(current, {}).get(reported)
+def transitions() -> list[tuple[str, str, str, bool, bool, bool]]:
+    """The table above as rows for a set-based settlement to join: (current state, reported outcome, the
+    state it ends in, and whether it passes through paid, failed and returned). Old news ends where it is."""
+    return [
+        (
+            current,
+            reported,
+            path[-1] if path else current,
+            "paid" in path,
+            "failed" in path,
+            "returned" in path,
+        )
+        for current, reports in _REPORTS.items()
+        for reported, path in reports.items()
+    ]
 
 
 def add_months(day: date, months: int) -> date:
@@ -72,8 +86,7 @@ def callback_problem(
 SETTLEMENT_HEADER = ("payment_key", "reference", "amount", "state", "settled_at")
 
 
-@dataclass(frozen=True)
-class SettlementLine:
+class SettlementLine(NamedTuple):  # a tuple: a million are made per file
     key: str
     reference: str
     amount: int
@@ -81,11 +94,22 @@ class SettlementLine:
     settled_at: datetime
 
 
+def settlement_fields(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The lines of a settlement file as (line number, fields), blank lines left out. A line without quotes
+    is split at its commas (a million lines a second faster than the csv module); one with quotes is read as
+    CSV, on its own line (a settlement file has one payment per line)."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line:
+            continue
+        yield number, (next(csv.reader([line])) if '"' in line else line.split(","))
+
+
 def settlement_line(fields: list[str]) -> SettlementLine | str:
     """One line of a provider's settlement file, or why it is malformed."""
     if len(fields) != len(SETTLEMENT_HEADER):
         return f"expected {len(SETTLEMENT_HEADER)} fields, found {len(fields)}"
-    key, reference, amount, state, settled_at = (f.strip() for f in fields)
+    key, reference, amount, state, settled_at = map(str.strip, fields)
     if not key:
         return "payment_key is empty"
     if not amount.isdigit() or int(amount) <= 0:

@@ -10,11 +10,13 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from prakerja.enrolment.models import Purchase, PurchaseStatus
-from prakerja.ledger.models import Posting
+from prakerja.ledger.models import JournalEntry, Posting
 from prakerja.ledger.selectors import balance_or_zero
 from prakerja.payments.models import (
+    LIVE_STATES,
     AccountStatus,
     Batch,
+    Chunk,
     Entitlement,
     EntitlementKind,
     EntitlementStatus,
@@ -79,10 +81,37 @@ def payments_check() -> list[str]:
         Exists(Payment.objects.filter(entitlement=OuterRef("pk"), state=PaymentState.PAID))
     )
     problems += _breaches(unpaid, "pk", "entitlement {} is marked paid without a paid payment")
+    twice = (
+        Payment.objects.filter(state__in=LIVE_STATES)
+        .values("entitlement_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gt=1)
+        .order_by()
+    )
+    problems += _breaches(twice, "entitlement_id", "entitlement {} has more than one live payment")
+    # A payment's links have no database-level constraints (see Payment): checked here instead.
+    astray = Payment.objects.exclude(
+        Exists(Chunk.objects.filter(pk=OuterRef("chunk_id"), provider=OuterRef("provider")))
+    )
+    problems += _breaches(astray, "key", "payment {} is not in a chunk of its provider")
+    orphaned = Payment.objects.exclude(Exists(Entitlement.objects.filter(pk=OuterRef("entitlement_id"))))
+    problems += _breaches(orphaned, "key", "payment {} names an entitlement that does not exist")
+    unverified = Payment.objects.exclude(
+        Exists(
+            PayoutAccount.objects.filter(
+                pk=OuterRef("account_id"),
+                applicant_id=OuterRef("entitlement__applicant_id"),
+                verified_at__isnull=False,
+            )
+        )
+    )
+    problems += _breaches(unverified, "key", "payment {} went to an account not verified as its payee's")
+    unbooked = Payment.objects.filter(settled_entry_id__isnull=False).exclude(
+        Exists(JournalEntry.objects.filter(pk=OuterRef("settled_entry_id")))
+    )
+    problems += _breaches(unbooked, "key", "payment {} names a settling entry that does not exist")
     wrong_amount = Payment.objects.exclude(amount=F("entitlement__amount"))
     problems += _breaches(wrong_amount, "key", "payment {} differs in amount from its entitlement")
-    unverified = Payment.objects.filter(account__verified_at__isnull=True)
-    problems += _breaches(unverified, "key", "payment {} went to an account never verified")
     booked = dict(
         Entitlement.objects.values("entry_id").annotate(total=Sum("amount")).values_list("entry_id", "total")
     )
