@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python benchmarks/purchases_load.py
 	$(BIN)/python benchmarks/purchases_load.py --batch 50 --cards 40000
 	$(BIN)/python benchmarks/payouts.py
+	$(BIN)/python benchmarks/recheck.py
 
 messages: install
 	cd src/prakerja && ../../$(BIN)/prakerja makemessages -l id --no-location && ../../$(BIN)/prakerja compilemessages

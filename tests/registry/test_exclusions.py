@@ -166,3 +166,75 @@ def test_applicants_decided_under_an_older_rule_set_are_decided_again_in_full(ni
     assert [r.code for r in second.reasons] == ["blacklist"]  # the student rule no longer applies
     assert [r.code for r in third.reasons] == ["blacklist"]
     assert result.recheck.checked == 2
+
+
+def test_a_re_check_in_full_agrees_with_the_pure_rules(niks) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from prakerja.registry import rules
+    from prakerja.registry.selectors import list_memberships
+    from prakerja.registry.services import applicants_recheck, ruleset_create
+
+    _upload("student", niks[:6])
+    _upload("blacklist", niks[3:9], source="Polri")
+    people = [applicant_by_nik(n) for n in niks[:14]]
+    today = timezone.localdate()
+    eighteen = today.replace(year=today.year - 18) if (today.month, today.day) != (2, 29) else today
+    varied = {
+        0: {"citizen": None},
+        1: {"citizen": False},
+        2: {"birth_date": eighteen},  # 18 today
+        3: {"birth_date": eighteen + timedelta(days=1)},  # 18 tomorrow
+        4: {"waived_rules": rules.RULE_BIT["student"]},
+        5: {"waived_rules": rules.RULE_BIT["blacklist"] | rules.RULE_BIT["under_age"]},
+        6: {"birth_date": today.replace(year=today.year - 41) - timedelta(days=1)},  # over 40
+        7: {"citizen": False, "birth_date": eighteen + timedelta(days=2)},
+    }
+    for position, fields in varied.items():
+        Applicant.objects.filter(pk=people[position].pk).update(**fields)
+    ruleset = ruleset_create(params={"max_age": 40, "excluded_lists": ["student", "blacklist"]}, note="test")
+    result = applicants_recheck(indexes=[p.nik_index for p in people], cause="test", actor="system:test")
+    assert result.checked == len(people)
+    found = list(Applicant.objects.filter(pk__in=[p.pk for p in people]))
+    lists = list_memberships(a.nik_index for a in found)
+    masks = []
+    for applicant in found:
+        facts = rules.Facts(
+            birth_date=applicant.birth_date,
+            citizen=applicant.citizen,
+            lists=lists.get(applicant.nik_index, frozenset()),
+            waived=applicant.waived_rules,
+        )
+        expected = rules.decide(facts, params=ruleset.params, today=today).mask
+        masks.append(expected)
+        assert (applicant.failing_rules, applicant.eligible, applicant.ruleset_id) == (
+            expected,
+            expected == 0,
+            ruleset.pk,
+        )
+    assert len(set(masks)) >= 5  # the cases above do reach different outcomes
+    assert EligibilityDecision.objects.filter(cause="test").count() == result.changed == len(people)
+    again = applicants_recheck(indexes=[p.nik_index for p in people], cause="test", actor="system:test")
+    assert (again.checked, again.changed) == (len(people), 0)
+
+
+def test_a_failed_re_check_leaves_nothing_half_written(niks, monkeypatch) -> None:
+    from prakerja.core.models import AuditEntry
+    from prakerja.registry import services
+
+    original = services.audit_record
+
+    def failing(**kwargs):
+        if kwargs["action"] == "registry.recheck_batch":
+            raise RuntimeError("the audit trail is unavailable")
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "audit_record", failing)
+    entries, decisions = AuditEntry.objects.count(), EligibilityDecision.objects.count()
+    with pytest.raises(RuntimeError):
+        _upload("civil_servant", niks[:5])
+    assert not ExclusionList.objects.exists() and not ExclusionEntry.objects.exists()
+    assert not Applicant.objects.filter(eligible=False).exists()
+    assert (AuditEntry.objects.count(), EligibilityDecision.objects.count()) == (entries, decisions)

@@ -87,7 +87,9 @@ class Applicant(models.Model):
     eligible = models.BooleanField()
     failing_rules = models.PositiveBigIntegerField(default=0)
     waived_rules = models.PositiveBigIntegerField(db_default=0, help_text=_("Rules reversed on appeal."))
-    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+")
+    # Not indexed either: deciding again under a newer rule set rewrites it, and nothing looks applicants up
+    # by rule set (rule sets are never deleted).
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+", db_index=False)
     decided_at = models.DateTimeField()
 
     class Meta:
@@ -105,8 +107,12 @@ class Applicant(models.Model):
 class EligibilityDecision(models.Model):
     """Every decision ever made about an applicant, with the rule set that made it."""
 
-    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="decisions")
-    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+")
+    # The index on (applicant, -decided_at) serves every look-up by applicant, and none is made by rule set:
+    # a re-check writes each history row into two indexes, not four.
+    applicant = models.ForeignKey(
+        Applicant, on_delete=models.CASCADE, related_name="decisions", db_index=False
+    )
+    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+", db_index=False)
     eligible = models.BooleanField()
     failing_rules = models.PositiveBigIntegerField()
     decided_at = models.DateTimeField()
@@ -155,7 +161,10 @@ class ExclusionList(models.Model):
 
 
 class ExclusionEntry(models.Model):
-    exclusion_list = models.ForeignKey(ExclusionList, on_delete=models.CASCADE, related_name="entries")
+    # Looked up by list through the unique (list, NIK) index.
+    exclusion_list = models.ForeignKey(
+        ExclusionList, on_delete=models.CASCADE, related_name="entries", db_index=False
+    )
     nik_index = models.CharField(max_length=64, db_index=True)
 
     class Meta:

@@ -300,6 +300,14 @@ class RecheckResult:
 
 def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> RecheckResult:
     """Decide again for the applicants with these NIK blind indexes; store only changed decisions."""
+    if connection.vendor == "postgresql":  # set-based: see _decide_in_full
+        ruleset = ruleset_ensure()
+        with transaction.atomic(), connection.cursor() as cursor:
+            _indexes_copy(cursor, "recheck_only", indexes)
+            _current, older = _targets_fill(cursor, listed="recheck_only", current=None)
+            if not older:
+                return RecheckResult()
+            return _decide_in_full(cursor, ruleset=ruleset, checked=older, cause=cause, actor=actor)
     ruleset = ruleset_ensure()
     today = timezone.localdate()
     now = timezone.now()
@@ -404,6 +412,7 @@ def exclusion_list_upload(
             on_error(line, [Problem("nik:not_16_digits", _("A NIK must be exactly 16 digits (0-9)."))])
             continue
         indexes.add(nik_index(nik))
+    ordered = sorted(indexes)
     with transaction.atomic():
         if ExclusionList.objects.filter(kind=kind, source=source, as_of=as_of).exists():
             raise ListAlreadyUploaded()
@@ -416,15 +425,10 @@ def exclusion_list_upload(
             source=source,
             as_of=as_of,
             entries_count=len(indexes),
-            digest=rows_digest(sorted(indexes)),
+            digest=rows_digest(ordered),
             uploaded_by=actor if hasattr(actor, "pk") else None,
         )
-        ordered = sorted(indexes)
-        for start in range(0, len(ordered), BATCH):
-            ExclusionEntry.objects.bulk_create(
-                ExclusionEntry(exclusion_list=exclusion_list, nik_index=i)
-                for i in ordered[start : start + BATCH]
-            )
+        _entries_store(exclusion_list, ordered)
         audit_record(
             actor=actor,
             action="registry.exclusion_list_uploaded",
@@ -458,14 +462,7 @@ def exclusion_list_extend(*, kind: str, source: str, indexes: Iterable[str], act
         exclusion_list, _created = ExclusionList.objects.select_for_update().get_or_create(
             kind=kind, source=source, as_of=timezone.localdate(), defaults={"digest": rows_digest([])}
         )
-        for start in range(0, len(ordered), BATCH):
-            ExclusionEntry.objects.bulk_create(
-                (
-                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i)
-                    for i in ordered[start : start + BATCH]
-                ),
-                ignore_conflicts=True,
-            )
+        _entries_store(exclusion_list, ordered, new_list=False)
         everyone = sorted(exclusion_list.entries.values_list("nik_index", flat=True))
         exclusion_list.entries_count, exclusion_list.digest = len(everyone), rows_digest(everyone)
         exclusion_list.save(update_fields=["entries_count", "digest"])
@@ -492,15 +489,167 @@ def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
         return _recheck_lists(list_ids=[list_id], cause=f"list_removed:{list_id}", actor=actor)
 
 
+def _entries_store(exclusion_list: ExclusionList, indexes: Sequence[str], *, new_list: bool = True) -> None:
+    """Put blind indexes on a list: by COPY on PostgreSQL (through a staging table, skipping those already
+    on it, when the list is not new), in batches elsewhere."""
+    if connection.vendor != "postgresql":
+        for start in range(0, len(indexes), BATCH):
+            ExclusionEntry.objects.bulk_create(
+                (
+                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i)
+                    for i in indexes[start : start + BATCH]
+                ),
+                ignore_conflicts=not new_list,
+            )
+        return
+    entry = ExclusionEntry._meta.db_table
+    with connection.cursor() as cursor:
+        if new_list:
+            with cursor.cursor.copy(f"COPY {entry} (exclusion_list_id, nik_index) FROM STDIN") as copy:
+                for index in indexes:
+                    copy.write_row((exclusion_list.pk, index))
+            return
+        _indexes_copy(cursor, "entry_stage", indexes)
+        cursor.execute(
+            f"INSERT INTO {entry} (exclusion_list_id, nik_index) SELECT %s, nik_index FROM entry_stage "  # noqa: S608
+            "ORDER BY nik_index ON CONFLICT DO NOTHING",
+            [exclusion_list.pk],
+        )
+
+
+def _indexes_table(cursor: Any, table: str) -> None:
+    """An empty temporary table of blind indexes, this connection's own (PostgreSQL)."""
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (nik_index varchar(64)) ON COMMIT DELETE ROWS")
+    cursor.execute(f"TRUNCATE {table}")
+
+
+def _indexes_copy(cursor: Any, table: str, indexes: Iterable[str]) -> None:
+    """Blind indexes into an empty temporary table (PostgreSQL), by COPY, analysed for the planner."""
+    indexes = list(indexes)  # a queryset is read before the COPY holds the connection
+    _indexes_table(cursor, table)
+    with cursor.cursor.copy(f"COPY {table} (nik_index) FROM STDIN") as copy:
+        for index in indexes:
+            copy.write_row((index,))
+    cursor.execute(f"ANALYZE {table}")
+
+
+def _targets_fill(cursor: Any, *, listed: str, current: RuleSet | None) -> tuple[int, int]:
+    """The applicants whose blind index is in the temporary table `listed`, into the temporary table
+    `recheck_target` with what deciding them reads (PostgreSQL): birth date, citizenship (-1 unknown), rules
+    waived on appeal, the rule bits of every active list they are on (`kinds`), and `current` when they were
+    decided under the rule set `current`, so that only their list rules can have changed. In table order,
+    so that the updates after it visit the rows in that order; how many are current, and how many not."""
+    applicant, entry, listing = (m._meta.db_table for m in (Applicant, ExclusionEntry, ExclusionList))
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS recheck_target (id bigint PRIMARY KEY, current boolean NOT NULL, "
+        "birth_date date NOT NULL, citizen smallint NOT NULL, waived bigint NOT NULL, kinds bigint NOT NULL) "
+        "ON COMMIT DELETE ROWS"
+    )
+    cursor.execute("TRUNCATE recheck_target")
+    cases = " ".join(f"WHEN '{k}' THEN {rules.RULE_BIT[k]}" for k in rules.LIST_RULES)
+    is_current = "a.ruleset_id = %s" if current else "false"
+    cursor.execute(
+        f"INSERT INTO recheck_target SELECT a.id, {is_current}, a.birth_date, "  # noqa: S608
+        "COALESCE(a.citizen::int, -1), a.waived_rules, COALESCE(k.kinds, 0) "
+        f"FROM (SELECT DISTINCT nik_index FROM {listed}) x JOIN {applicant} a ON a.nik_index = x.nik_index "
+        f"LEFT JOIN (SELECT e.nik_index, bit_or(CASE l.kind {cases} ELSE 0 END) AS kinds FROM {entry} e "
+        f"JOIN {listing} l ON l.id = e.exclusion_list_id AND l.active "
+        f"WHERE e.nik_index IN (SELECT nik_index FROM {listed}) GROUP BY e.nik_index) k "
+        "ON k.nik_index = a.nik_index ORDER BY a.id",
+        [current.pk] if current else [],
+    )
+    cursor.execute("ANALYZE recheck_target")
+    cursor.execute(
+        "SELECT count(*) FILTER (WHERE current), count(*) FILTER (WHERE NOT current) FROM recheck_target"
+    )
+    now_current, older = cursor.fetchone()
+    return now_current, older
+
+
+def _changed_recorded(
+    cursor: Any, sql: str, params: list[Any], *, ruleset: RuleSet, now: Any, cause: str
+) -> list[int]:
+    """Run the `changed` UPDATE (RETURNING id, failing_rules, eligible) and record a decision for each of its
+    rows in the same statement; the changed ids, in order."""
+    decisions = EligibilityDecision._meta.db_table
+    cursor.execute(
+        f"WITH changed AS ({sql}), recorded AS (INSERT INTO {decisions} "  # noqa: S608
+        "(applicant_id, ruleset_id, eligible, failing_rules, decided_at, cause) "
+        "SELECT id, %s, eligible, failing_rules, %s, %s FROM changed ORDER BY id) "
+        "SELECT id FROM changed ORDER BY id",
+        [*params, ruleset.pk, now, cause],
+    )
+    return [pk for (pk,) in cursor.fetchall()]
+
+
+def _recheck_audit(*, actor: Any, cause: str, checked: int, changed: list[int]) -> None:
+    if changed:
+        audit_record(
+            actor=actor,
+            action="registry.recheck_batch",
+            object_type="registry.applicant",
+            after={
+                "cause": cause,
+                "checked": checked,
+                "changed": len(changed),
+                "digest": rows_digest(changed),
+            },
+        )
+
+
+def _decide_in_full(cursor: Any, *, ruleset: RuleSet, checked: int, cause: str, actor: Any) -> RecheckResult:
+    """Decide again, by the pure rules, for the `checked` targets not `current` (PostgreSQL).
+
+    The rules read a few facts, and the applicants share far fewer distinct facts than there are of them:
+    each distinct combination is decided once by `rules.decide`, and one statement writes the changed
+    decisions and their history.
+    """
+    cursor.execute("SELECT DISTINCT birth_date, citizen, waived, kinds FROM recheck_target WHERE NOT current")
+    combinations = cursor.fetchall()
+    today, now = timezone.localdate(), timezone.now()
+    masks = [
+        rules.decide(
+            rules.Facts(
+                birth_date=born,
+                citizen=None if citizen < 0 else bool(citizen),
+                lists=frozenset(k for k in rules.LIST_RULES if kinds & rules.RULE_BIT[k]),
+                waived=waived,
+            ),
+            params=ruleset.params,
+            today=today,
+        ).mask
+        for born, citizen, waived, kinds in combinations
+    ]
+    columns = [list(column) for column in zip(*combinations, strict=True)]
+    applicant = Applicant._meta.db_table
+    changed = _changed_recorded(
+        cursor,
+        f"UPDATE {applicant} a SET failing_rules = d.mask, eligible = (d.mask = 0), ruleset_id = %s, "  # noqa: S608
+        "decided_at = %s FROM recheck_target t JOIN unnest(%s::date[], %s::smallint[], %s::bigint[], "
+        "%s::bigint[], %s::bigint[]) AS d(birth_date, citizen, waived, kinds, mask) "
+        "USING (birth_date, citizen, waived, kinds) "
+        "WHERE a.id = t.id AND NOT t.current AND (a.failing_rules <> d.mask OR a.ruleset_id <> %s) "
+        "RETURNING a.id, a.failing_rules, a.eligible",
+        [ruleset.pk, now, *columns, masks, ruleset.pk],
+        ruleset=ruleset,
+        now=now,
+        cause=cause,
+    )
+    _recheck_audit(actor=actor, cause=cause, checked=checked, changed=changed)
+    return RecheckResult(checked=checked, changed=len(changed))
+
+
 def _recheck_lists(
     *, list_ids: list[int], cause: str, actor: Any, only: Sequence[str] | None = None
 ) -> RecheckResult:
-    """Decide again, in one statement, for everyone on these lists, when only list memberships changed.
+    """Decide again for everyone on these lists (or just `only` of them), when only list memberships changed.
 
     For an applicant decided under the current rule set only the list rules can have changed, so the new
     mask is the old one without its list bits, plus the bits of the active lists the NIK is on (less any
     rule waived on appeal). Applicants decided under an older rule set are decided again in full.
     """
+    if connection.vendor == "postgresql":
+        return _recheck_lists_postgres(list_ids=list_ids, cause=cause, actor=actor, only=only)
     ruleset = ruleset_ensure()
     kinds = [k for k in rules.LIST_RULES if k in ruleset.params["excluded_lists"]]
     list_bits = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES)
@@ -566,6 +715,57 @@ def _recheck_lists(
         full = (
             applicants_recheck(indexes=older_rules, cause=cause, actor=actor)
             if older_rules
+            else RecheckResult()
+        )
+    return RecheckResult(checked=checked + full.checked, changed=len(changed) + full.changed)
+
+
+def _recheck_lists_postgres(
+    *, list_ids: list[int], cause: str, actor: Any, only: Sequence[str] | None
+) -> RecheckResult:
+    """`_recheck_lists` on PostgreSQL: who is on the lists, gathered once into temporary tables (each
+    analysed, so the planner knows how many the lists name: entries just stored are not in the statistics
+    yet); the list rules of those decided under the current rule set redone by one statement that also
+    writes their history; the others decided again in full."""
+    ruleset = ruleset_ensure()
+    excluded = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES if k in ruleset.params["excluded_lists"])
+    list_bits = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES)
+    applicant, entry = Applicant._meta.db_table, ExclusionEntry._meta.db_table
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _indexes_table(cursor, "recheck_listed")
+        if only is None:
+            cursor.execute(
+                "INSERT INTO recheck_listed (nik_index) "  # noqa: S608
+                f"SELECT DISTINCT nik_index FROM {entry} WHERE exclusion_list_id = ANY(%s)",
+                [list(list_ids)],
+            )
+        else:  # just these people on the lists, e.g. those just added
+            _indexes_copy(cursor, "recheck_only", only)
+            cursor.execute(
+                "INSERT INTO recheck_listed (nik_index) SELECT DISTINCT o.nik_index FROM recheck_only o "  # noqa: S608
+                f"WHERE EXISTS (SELECT 1 FROM {entry} e WHERE e.nik_index = o.nik_index "
+                "AND e.exclusion_list_id = ANY(%s))",
+                [list(list_ids)],
+            )
+        cursor.execute("ANALYZE recheck_listed")
+        checked, older = _targets_fill(cursor, listed="recheck_listed", current=ruleset)
+        # The rules other than the lists' are kept as the row has them when it is written.
+        mask = f"((a.failing_rules & ~{list_bits}) | (t.kinds & {excluded} & ~a.waived_rules))"
+        changed = _changed_recorded(
+            cursor,
+            f"UPDATE {applicant} a SET failing_rules = {mask}, eligible = ({mask} = 0), decided_at = %s "  # noqa: S608
+            f"FROM recheck_target t WHERE a.id = t.id AND t.current AND a.failing_rules <> {mask} "
+            "RETURNING a.id, a.failing_rules, a.eligible",
+            [now],
+            ruleset=ruleset,
+            now=now,
+            cause=cause,
+        )
+        _recheck_audit(actor=actor, cause=cause, checked=checked, changed=changed)
+        full = (
+            _decide_in_full(cursor, ruleset=ruleset, checked=older, cause=cause, actor=actor)
+            if older
             else RecheckResult()
         )
     return RecheckResult(checked=checked + full.checked, changed=len(changed) + full.changed)
