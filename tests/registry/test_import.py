@@ -1,4 +1,5 @@
 import csv
+import hashlib
 import json
 from pathlib import Path
 
@@ -127,3 +128,38 @@ def test_the_summary_counts_only_what_this_run_imported(people, capsys) -> None:
     assert "120 imported (120 eligible)" in first
     call_command("applicants", "import", str(people))
     assert "0 imported (0 eligible), 0 rejected, 120 already registered" in capsys.readouterr().out
+
+
+def test_the_binary_copy_names_each_column_s_type() -> None:
+    """On PostgreSQL the staging table is filled by a binary COPY: each value travels as its column's type."""
+    if connection.vendor != "postgresql":
+        pytest.skip("binary COPY is PostgreSQL's")
+    from prakerja.registry.services import _COLUMNS, _COPY_TYPES
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attname, atttypid::regtype::text FROM pg_attribute "
+            "WHERE attrelid = 'registry_applicant'::regclass AND attnum > 0"
+        )
+        types = dict(cursor.fetchall())
+    spelled = {"varchar": "character varying", "bool": "boolean", "int8": "bigint",
+               "timestamptz": "timestamp with time zone"}  # fmt: skip
+    assert [spelled.get(t, t) for t in _COPY_TYPES] == [types[c] for c in _COLUMNS]
+
+
+def test_batch_helpers_give_what_the_one_value_helpers_give() -> None:
+    from prakerja.core import crypto
+    from prakerja.core.audit import rows_digest
+    from prakerja.identity.selectors import kk_index, kk_indexes, nik_index, nik_indexes
+
+    values = ["3273014501990003", " 3273014501990004 ", "3273011203150001"]
+    assert nik_indexes(values) == [nik_index(v) for v in values]
+    assert kk_indexes(values) == [kk_index(v) for v in values]
+    tokens = crypto.encrypt_many([*values, "x@example.id"])
+    assert [crypto.decrypt(t) for t in tokens] == [*values, "x@example.id"]
+    assert len({t.split(":")[1][:16] for t in tokens}) == len(tokens)  # a nonce each
+    rows = ["ab12", 'a"b', "é", "", 5, {"b": 1, "a": None}]
+    by_json = hashlib.sha256(
+        b"".join(json.dumps(r, sort_keys=True, default=str).encode() + b"\n" for r in rows)
+    )
+    assert rows_digest(rows) == by_json.hexdigest()

@@ -1,9 +1,11 @@
 """Personal data at rest: AES-GCM encryption and an HMAC blind index for lookup and uniqueness."""
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -29,9 +31,21 @@ def _cipher(setting_value: str) -> AESGCM:
 
 def encrypt(plaintext: str) -> str:
     """A self-describing token 'v1:<nonce+ciphertext, base64>'; a fresh nonce every time."""
-    nonce = os.urandom(12)
-    sealed = _cipher(settings.PII_KEY).encrypt(nonce, plaintext.encode(), _VERSION.encode())
-    return f"{_VERSION}:{base64.b64encode(nonce + sealed).decode()}"
+    return encrypt_many([plaintext])[0]
+
+
+def encrypt_many(plaintexts: Sequence[str]) -> list[str]:
+    """`encrypt` of each value, a fresh nonce for every one: for a batch, the key is looked up once and the
+    nonces are drawn from the system's generator in one call."""
+    seal = _cipher(settings.PII_KEY).encrypt
+    aad, prefix = _VERSION.encode(), f"{_VERSION}:"
+    nonces = os.urandom(12 * len(plaintexts))
+    tokens = []
+    for start, plaintext in zip(range(0, len(nonces), 12), plaintexts, strict=True):
+        nonce = nonces[start : start + 12]
+        sealed = seal(nonce, plaintext.encode(), aad)
+        tokens.append(prefix + binascii.b2a_base64(nonce + sealed, newline=False).decode())
+    return tokens
 
 
 def decrypt(token: str) -> str:
@@ -49,9 +63,18 @@ def _keyed_hmac(setting_value: str) -> "hmac.HMAC":
 
 def blind_index(value: str, *, purpose: str) -> str:
     """A keyed, deterministic digest: equal values give equal indexes, yet the value cannot be read back."""
-    digest = _keyed_hmac(settings.BLIND_INDEX_KEY).copy()  # the keyed state is set up once, then copied
-    digest.update(f"{purpose}:{value.strip()}".encode())
-    return digest.hexdigest()
+    return blind_indexes([value], purpose=purpose)[0]
+
+
+def blind_indexes(values: Iterable[str], *, purpose: str) -> list[str]:
+    """`blind_index` of each value: for a batch, the key is looked up once."""
+    keyed = _keyed_hmac(settings.BLIND_INDEX_KEY)
+    indexes = []
+    for value in values:
+        digest = keyed.copy()  # the keyed state is set up once, then copied
+        digest.update(f"{purpose}:{value.strip()}".encode())
+        indexes.append(digest.hexdigest())
+    return indexes
 
 
 def mask(value: str, visible: int = 4) -> str:

@@ -24,7 +24,7 @@ from prakerja.core.notifications import notify
 from prakerja.core.overload import admission
 from prakerja.core.uploads import document_check
 from prakerja.identity.rules import Problem
-from prakerja.identity.selectors import kk_index, nik_index
+from prakerja.identity.selectors import kk_index, kk_indexes, nik_index, nik_indexes
 from prakerja.regions.models import Level, Region
 from prakerja.regions.selectors import names_above_villages
 from prakerja.registry import dukcapil, rules
@@ -100,6 +100,12 @@ _COLUMNS = (
     "village_id", "province_code", "regency_code", "rural", "education", "employment_status", "disability",
     "citizen", "source", "registered_at", "eligible", "failing_rules", "ruleset_id", "decided_at",
 )  # fmt: skip
+# The PostgreSQL type of each of _COLUMNS, for the staging table's binary COPY (no text to parse).
+_COPY_TYPES = (
+    "uuid", "text", "varchar", "text", "varchar", "varchar", "date", "varchar", "text", "text",
+    "varchar", "varchar", "varchar", "bool", "varchar", "varchar", "bool", "bool", "varchar", "timestamptz",
+    "bool", "int8", "int8", "timestamptz",
+)  # fmt: skip
 DUPLICATE_IN_FILE = _("The same NIK is already on line %(line)d of this file.")
 
 
@@ -131,6 +137,7 @@ def applicants_import(
     villages = dict(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
     today = timezone.localdate()
     first_line: dict[str, int] = {}
+    decided: dict[tuple[date, frozenset[str]], int] = {}
     result = ImportResult()
     pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if pipelined else None
@@ -147,7 +154,9 @@ def applicants_import(
     try:
         for batch in _chunks(rows, BATCH):
             profiles = _read_batch(batch, result, first_line, on_error, known, villages, today)
-            table_rows, stamp = _rows_of(profiles, ruleset=ruleset, today=today, source=source)
+            table_rows, stamp = _rows_of(
+                profiles, ruleset=ruleset, today=today, source=source, decided=decided
+            )
             write = partial(_write_counted, table_rows, stamp, len(batch), ruleset, actor)
             if pending is not None:
                 settle(pending.result())
@@ -181,16 +190,21 @@ def _read_batch(
     villages: Mapping[str, bool | None],
     today: date,
 ) -> list[tuple[str, rules.Profile]]:
-    """The well-formed rows of a batch, each first seen in the file; the others go to `on_error`."""
+    """The well-formed rows of a batch, each first seen in the file; the others go to `on_error`, in the
+    order of their lines."""
     result.read += len(batch)
+    read_row = rules.read_row
+    reads = [
+        (line, read_row(row, known_regions=known, villages=villages, today=today)) for line, row in batch
+    ]
+    indexes = iter(nik_indexes([read.nik for _, read in reads if not isinstance(read, list)]))
     profiles: list[tuple[str, rules.Profile]] = []
-    for line, row in batch:
-        read = rules.read_row(row, known_regions=known, villages=villages, today=today)
+    for line, read in reads:
         if isinstance(read, list):
             result.rejected += 1
             on_error(line, read)
             continue
-        index = nik_index(read.nik)
+        index = next(indexes)
         if index in first_line:
             result.rejected += 1
             on_error(line, [Problem("nik:duplicate_in_file", DUPLICATE_IN_FILE, {"line": first_line[index]})])
@@ -200,36 +214,56 @@ def _read_batch(
     return profiles
 
 
-def _decisions(profiles: list[tuple[str, rules.Profile]], params: dict[str, Any], today: date) -> list[int]:
+def _decisions(
+    profiles: list[tuple[str, rules.Profile]],
+    params: dict[str, Any],
+    today: date,
+    decided: dict[tuple[date, frozenset[str]], int],
+) -> list[int]:
+    """The failing-rules mask of each profile; each distinct combination of facts (birth date, lists) is
+    decided once by the pure rules and remembered in `decided` for the next batches."""
     memberships = list_memberships(index for index, _ in profiles)
-    return [
-        rules.decide(
-            rules.Facts(birth_date=p.birth_date, lists=memberships.get(index, frozenset())),
-            params=params,
-            today=today,
-        ).mask
-        for index, p in profiles
-    ]
+    none: frozenset[str] = frozenset()
+    masks = []
+    for index, p in profiles:
+        facts = (p.birth_date, memberships.get(index, none))
+        mask = decided.get(facts)
+        if mask is None:
+            mask = decided[facts] = rules.decide(
+                rules.Facts(birth_date=facts[0], lists=facts[1]), params=params, today=today
+            ).mask
+        masks.append(mask)
+    return masks
 
 
 def _rows_of(
-    profiles: list[tuple[str, rules.Profile]], *, ruleset: RuleSet, today: date, source: str
+    profiles: list[tuple[str, rules.Profile]],
+    *,
+    ruleset: RuleSet,
+    today: date,
+    source: str,
+    decided: dict[tuple[date, frozenset[str]], int] | None = None,
 ) -> tuple[list[tuple[Any, ...]], Any]:
     """The table rows of a batch: decided, encrypted, with their blind indexes; and their time stamp."""
     now = timezone.now()
-    masks = _decisions(profiles, ruleset.params, today)
+    masks = _decisions(profiles, ruleset.params, today, {} if decided is None else decided)
     native_uuid = connection.features.has_native_uuid_field
     stamp = connection.ops.adapt_datetimefield_value(now)
-    encrypt = crypto.encrypt
+    # NIK and KK always, phone and e-mail when given: in this order, row after row.
+    sealed = iter(crypto.encrypt_many([v for _, p in profiles for v in (p.nik, p.kk, p.phone, p.email) if v]))
+    kk_blind = kk_indexes([p.kk for _, p in profiles])
+    uuid4, ruleset_id = uuid.uuid4, ruleset.pk
     rows = []
-    for (index, p), mask in zip(profiles, masks, strict=True):
-        pseudonym = uuid.uuid4()
+    for (index, p), mask, kk_blind_index in zip(profiles, masks, kk_blind, strict=True):
+        pseudonym = uuid4()
+        nik, kk = next(sealed), next(sealed)
+        phone = next(sealed) if p.phone else ""
+        email = next(sealed) if p.email else ""
+        village = p.village_code
         rows.append((
-            pseudonym if native_uuid else pseudonym.hex, encrypt(p.nik), index, encrypt(p.kk), kk_index(p.kk),
-            p.full_name, p.birth_date, p.sex, encrypt(p.phone) if p.phone else "",
-            encrypt(p.email) if p.email else "", p.village_code, p.village_code[:2], p.village_code[:4],
-            p.rural, p.education, p.employment_status, p.disability, True, source, stamp, mask == 0, mask,
-            ruleset.pk, stamp,
+            pseudonym if native_uuid else pseudonym.hex, nik, index, kk, kk_blind_index, p.full_name,
+            p.birth_date, p.sex, phone, email, village, village[:2], village[:4], p.rural, p.education,
+            p.employment_status, p.disability, True, source, stamp, mask == 0, mask, ruleset_id, stamp,
         ))  # fmt: skip
     return rows, stamp
 
@@ -267,7 +301,8 @@ def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> 
                 "ON COMMIT DELETE ROWS"
             )
             cursor.execute("ALTER TABLE applicant_stage ALTER COLUMN id DROP NOT NULL")
-            with cursor.cursor.copy(f"COPY applicant_stage ({columns}) FROM STDIN") as copy:
+            with cursor.cursor.copy(f"COPY applicant_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_COPY_TYPES)
                 for row in rows:
                     copy.write_row(row)
             cursor.execute(
@@ -361,18 +396,7 @@ def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> Rec
                 )
                 for a in changed
             )
-            if changed:
-                audit_record(
-                    actor=actor,
-                    action="registry.recheck_batch",
-                    object_type="registry.applicant",
-                    after={
-                        "cause": cause,
-                        "checked": len(applicants),
-                        "changed": len(changed),
-                        "digest": rows_digest(a.pk for a in changed),
-                    },
-                )
+            _recheck_audit(actor=actor, cause=cause, checked=len(applicants), changed=[a.pk for a in changed])
         result.checked += len(applicants)
         result.changed += len(changed)
     return result
@@ -700,18 +724,7 @@ def _recheck_lists(
                 )
                 for pk, mask in changed[start : start + BATCH]
             )
-        if changed:
-            audit_record(
-                actor=actor,
-                action="registry.recheck_batch",
-                object_type="registry.applicant",
-                after={
-                    "cause": cause,
-                    "checked": checked,
-                    "changed": len(changed),
-                    "digest": rows_digest(sorted(pk for pk, _ in changed)),
-                },
-            )
+        _recheck_audit(actor=actor, cause=cause, checked=checked, changed=sorted(pk for pk, _ in changed))
         full = (
             applicants_recheck(indexes=older_rules, cause=cause, actor=actor)
             if older_rules
