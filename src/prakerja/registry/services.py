@@ -335,15 +335,14 @@ class RecheckResult:
 
 def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> RecheckResult:
     """Decide again for the applicants with these NIK blind indexes; store only changed decisions."""
+    ruleset = ruleset_ensure()
     if connection.vendor == "postgresql":  # set-based: see _decide_in_full
-        ruleset = ruleset_ensure()
         with transaction.atomic(), connection.cursor() as cursor:
             _indexes_copy(cursor, "recheck_only", indexes)
             _current, older = _targets_fill(cursor, listed="recheck_only", current=None)
             if not older:
                 return RecheckResult()
             return _decide_in_full(cursor, ruleset=ruleset, checked=older, cause=cause, actor=actor)
-    ruleset = ruleset_ensure()
     today = timezone.localdate()
     now = timezone.now()
     result = RecheckResult()
