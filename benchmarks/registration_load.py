@@ -64,7 +64,7 @@ def prepare(n: int) -> list[tuple[str, bytes]]:
         key = secrets.token_hex(16)
         data = {
             "_auth_user_id": str(user.pk),
-            "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+            "_auth_user_backend": "prakerja.accounts.sessions.UserBackend",
             "_auth_user_hash": user.get_session_auth_hash(),
         }
         sessions.append(
@@ -157,7 +157,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=6000, help="registrations to send (default 6,000)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
+    parser.add_argument("--threads", type=int, default=16, help="threads per worker (default 16)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prakerja-load-") as name:
         env = {

@@ -75,10 +75,10 @@ def reseed() -> None:
     from django.apps import apps
 
     from prakerja.regions.models import Region
-    from prakerja.regions.selectors import forget_cached_names
+    from prakerja.regions.selectors import forget_cached_regions
     from prakerja.waves.models import Scheme
 
-    forget_cached_names()
+    forget_cached_regions()
     if not Region.objects.filter(code="3273").exists():
         regions_load()
     for scheme in importlib.import_module("prakerja.waves.migrations.0002_seed_schemes").SCHEMES:

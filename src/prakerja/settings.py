@@ -105,6 +105,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
+# The signed-in user is read on every request: one short query for the session, one for the user.
+AUTHENTICATION_BACKENDS = ["prakerja.accounts.sessions.UserBackend"]
+SESSION_ENGINE = "prakerja.accounts.sessions"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -145,8 +148,10 @@ DEFAULT_FROM_EMAIL = os.environ.get("PRAKERJA_FROM_EMAIL", "Prakerja <noreply@pr
 NOTIFY_BACKEND = os.environ.get("PRAKERJA_NOTIFY_BACKEND", "console")
 # Deliver right after the commit, in the request; "0" leaves delivery to `prakerja outbox send`.
 NOTIFY_INLINE = os.environ.get("PRAKERJA_NOTIFY_INLINE", "1") == "1"
-# Load shedding: registrations running at once per process, and how long a request waits for a place.
-REGISTRATION_CONCURRENCY = int(os.environ.get("PRAKERJA_REGISTRATION_CONCURRENCY", "4"))
+# Load shedding: registrations in flight at once per process (those arriving together are written together),
+# and how long a request waits for a place. Give the server more threads than this, so that the rest are
+# told 503 at once rather than queued unseen.
+REGISTRATION_CONCURRENCY = int(os.environ.get("PRAKERJA_REGISTRATION_CONCURRENCY", "12"))
 ADMISSION_WAIT = float(os.environ.get("PRAKERJA_ADMISSION_WAIT", "0.05"))
 # Enrolment: when vouchers may be redeemed and withdrawn from, and how long a card-link code lives.
 PRAKERJA_REDEEM_BEFORE_HOURS = int(os.environ.get("PRAKERJA_REDEEM_BEFORE_HOURS", "24"))

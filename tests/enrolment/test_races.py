@@ -13,7 +13,7 @@ from prakerja.core.errors import PrakerjaError
 from prakerja.enrolment import services
 from prakerja.enrolment.models import Purchase, PurchaseStatus
 from prakerja.ledger.selectors import balance, ledger_check
-from prakerja.regions.selectors import forget_cached_names
+from prakerja.regions.selectors import forget_cached_regions
 from prakerja.waves.models import Card
 from prakerja.waves.services import wave_announce
 from tests.conftest import reseed
@@ -36,7 +36,7 @@ def cards(transactional_db: None) -> list[Card]:
     wave = drawn_wave(population(40))
     wave_announce(wave=wave, actor="test")
     yield list(Card.objects.select_related("applicant").order_by("pk"))
-    forget_cached_names()
+    forget_cached_regions()
 
 
 def together(count: int, work: Callable[[int], Any]) -> list[Any]:

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from prakerja.regions.selectors import forget_cached_names
+from prakerja.regions.selectors import forget_cached_regions
 from prakerja.waves.models import Card
 from prakerja.waves.services import wave_announce
 from tests.conftest import reseed
@@ -22,4 +22,4 @@ def cards(transactional_db: None) -> Iterator[list[Card]]:
     wave = drawn_wave(population(40))
     wave_announce(wave=wave, actor="test")
     yield list(Card.objects.select_related("applicant").order_by("pk"))
-    forget_cached_names()
+    forget_cached_regions()

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from prakerja.identity.generator import COLUMNS, generate_people
 from prakerja.regions.models import Level, Region
-from prakerja.regions.selectors import forget_cached_names
+from prakerja.regions.selectors import forget_cached_regions
 from prakerja.registry.models import Applicant, EligibilityDecision
 from prakerja.registry.services import BATCH, applicants_import
 
@@ -29,14 +29,14 @@ def _villages() -> list[tuple[str, bool]]:
         Region.objects.create(
             code=code, name=code, level=Level.VILLAGE, kind="-", parent=district, rural=rural
         )
-    forget_cached_names()
+    forget_cached_regions()
     return [("3273011001", True), ("3273011002", False)]
 
 
 @pytest.fixture
 def fresh_names():
     yield
-    forget_cached_names()  # the next test's regions are not this test's
+    forget_cached_regions()  # the next test's regions are not this test's
 
 
 @pytest.mark.django_db(transaction=True)

@@ -37,7 +37,7 @@ def _account(user: User) -> AccountOut:
 def signup(request: HttpRequest, payload: SignupIn) -> Status:
     """Create a participant account and log it in; codes go to the e-mail address and the phone."""
     user = services.participant_signup(email=payload.email, phone=payload.phone, password=payload.password)
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, user)
     return Status(201, _account(user))
 
 

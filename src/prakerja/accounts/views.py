@@ -140,7 +140,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except PrakerjaError as exc:
             form.add_error(None, exc.detail)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user)
             messages.success(request, _("Account created. We sent codes to your e-mail and your phone."))
             return redirect(f"{reverse('accounts:verify')}?next=/daftar/profil/")
     return render(request, "accounts/signup.html", {"form": form})

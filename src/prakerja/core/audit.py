@@ -2,10 +2,10 @@
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, ParamSpec
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -13,6 +13,7 @@ from django.utils import timezone
 from prakerja.core.models import AuditEntry
 
 GENESIS = "0" * 64
+P = ParamSpec("P")
 _CHAIN_LOCK = 7_300_001  # PostgreSQL advisory lock id that serialises appends to the chain
 
 
@@ -47,7 +48,7 @@ def rows_digest(rows: Iterable[Any]) -> str:
     return digest.hexdigest()
 
 
-def audit_record(
+def audit_entry(
     *,
     actor: Any,
     action: str,
@@ -57,31 +58,46 @@ def audit_record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry; `actor` is a user or a system label such as 'system:demo'."""
+    """An entry not yet in the chain, for `audit_append`; `actor` is a user or a system label."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
+    is_user = hasattr(actor, "pk")
+    return AuditEntry(
+        at=timezone.now(),
+        actor=actor if is_user else None,
+        actor_label=actor.get_username() if is_user else str(actor),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        before=before,
+        after=after,
+    )
+
+
+def _appended(build: Callable[P, AuditEntry]) -> Callable[P, AuditEntry]:
+    def record(*args: P.args, **kwargs: P.kwargs) -> AuditEntry:
+        return audit_append([build(*args, **kwargs)])[0]
+
+    record.__doc__ = "Append one entry, built from the arguments of `audit_entry`."
+    return record
+
+
+def audit_append(entries: list[AuditEntry]) -> list[AuditEntry]:
+    """Chain the entries, in order, after the last one and store them with one lock and one insert."""
     # Inside a caller's transaction no savepoint is needed: a failed append fails the whole action.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-        last = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first()
-        is_user = hasattr(actor, "pk")
-        entry = AuditEntry(
-            at=timezone.now(),
-            actor=actor if is_user else None,
-            actor_label=actor.get_username() if is_user else str(actor),
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            before=before,
-            after=after,
-            prev_hash=last or GENESIS,
-        )
-        entry.entry_hash = entry_digest(entry)
-        entry.save()
-        return entry
+        last = AuditEntry.objects.order_by("-id").values_list("entry_hash", flat=True).first() or GENESIS
+        for entry in entries:
+            entry.prev_hash = last
+            entry.entry_hash = last = entry_digest(entry)
+        return AuditEntry.objects.bulk_create(entries)
+
+
+audit_record = _appended(audit_entry)
 
 
 @dataclass(frozen=True)

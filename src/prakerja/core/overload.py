@@ -9,15 +9,16 @@ from django.conf import settings
 
 from prakerja.core.errors import Overloaded
 
-_gates: dict[str, threading.BoundedSemaphore] = {}
+_gates: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _lock = threading.Lock()
 
 
 def _gate(name: str, limit: int) -> threading.BoundedSemaphore:
+    """The gate of an action with that many places (a changed limit is a new gate)."""
     with _lock:
-        if name not in _gates:
-            _gates[name] = threading.BoundedSemaphore(limit)
-        return _gates[name]
+        if (name, limit) not in _gates:
+            _gates[name, limit] = threading.BoundedSemaphore(limit)
+        return _gates[name, limit]
 
 
 @contextmanager

@@ -212,7 +212,7 @@ def signup(request: HttpRequest) -> HttpResponse:
         except PrakerjaError as exc:
             add_problems(form, exc)
         else:
-            login(request, partner.members.get().user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, partner.members.get().user)
             messages.success(request, _("Account created. Fill in the application, then submit it."))
             return redirect("partners:application")
     return render(request, "partners/signup.html", {"form": form})

