@@ -19,6 +19,7 @@ from prakerja.regions.models import Level, Region
 from prakerja.regions.selectors import forget_cached_regions, names_above_villages, villages_rural
 from prakerja.registry import services
 from prakerja.registry.models import Applicant, Consent, EligibilityDecision, PopulationCheck
+from prakerja.registry.rules import CONSENT_VERSION
 from prakerja.registry.services import AlreadyRegistered, NikAlreadyRegistered, applicant_register
 from tests.conftest import reseed
 
@@ -108,11 +109,30 @@ def test_registrations_arriving_together_are_written_in_one_batch_each_with_its_
     assert set(stored) == {u.pk for u in users[:8]}
     for i, result in enumerate(results):
         if isinstance(result, Applicant):
-            assert stored[result.user_id].pk == result.pk and result.nik == work[i][1]["nik"]
+            row = stored[result.user_id]
+            assert row.pk == result.pk and row.nik == result.nik == work[i][1]["nik"]
+            assert (row.kk, row.full_name, row.email) == (
+                work[i][1]["kk"],
+                work[i][1]["full_name"],
+                work[i][0].email,
+            )
+            assert (row.eligible, row.failing_rules, row.source) == (
+                result.eligible,
+                result.failing_rules,
+                "api",
+            )
     for applicant in stored.values():
-        assert EligibilityDecision.objects.filter(applicant=applicant, cause="registration").count() == 1
-        assert PopulationCheck.objects.filter(applicant=applicant).count() == 1
-        assert Consent.objects.filter(applicant=applicant).count() == 2
+        decision = EligibilityDecision.objects.get(applicant=applicant, cause="registration")
+        assert (decision.failing_rules, decision.ruleset_id) == (
+            applicant.failing_rules,
+            applicant.ruleset_id,
+        )
+        check = PopulationCheck.objects.get(applicant=applicant)
+        assert check.status in {"match", "mismatch", "not_found"} and check.reference.startswith("FAKE-")
+        assert isinstance(check.mismatched, list) and applicant.citizen == check.citizen
+        consents = Consent.objects.filter(applicant=applicant)
+        assert sorted(c.kind for c in consents) == CONSENTS
+        assert {c.text_version for c in consents} == {CONSENT_VERSION}
     registered = AuditEntry.objects.filter(action="registry.registered")
     assert sorted(int(e.object_id) for e in registered) == sorted(a.pk for a in stored.values())
     assert audit_verify().ok
