@@ -85,3 +85,33 @@ def test_an_exception_for_an_item_is_raised_in_its_own_thread() -> None:
     group: GroupCommit[int, int] = GroupCommit(lambda items: [KeyError(item) for item in items])
     with pytest.raises(KeyError):
         group.submit(3)
+
+
+def test_under_contention_one_write_runs_at_a_time_and_every_item_gets_its_own_result() -> None:
+    running, most, batches = [0], [0], []
+    guard = threading.Lock()
+
+    def write(items: list[int]) -> list[int]:
+        with guard:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.0005 * len(items))
+        batches.append(len(items))
+        with guard:
+            running[0] -= 1
+        return [item * 2 for item in items]
+
+    group: GroupCommit[int, int] = GroupCommit(write, limit=7)
+    results: dict[int, int] = {}
+
+    def run(start: int) -> None:
+        for item in range(start, start + 20):
+            results[item] = group.submit(item)
+
+    threads = [threading.Thread(target=run, args=(n * 100,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == {item: item * 2 for n in range(24) for item in range(n * 100, n * 100 + 20)}
+    assert most[0] == 1 and max(batches) <= 7 and len(batches) < len(results)
