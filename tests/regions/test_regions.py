@@ -96,3 +96,21 @@ def test_lookup_page_works_without_javascript() -> None:
         in client.get("/wilayah/", {"village_code": "3276"}).content.decode()
     )
     assert "does not exist" in client.get("/wilayah/", {"village_code": "9999999999"}).content.decode()
+
+
+def test_village_codes_answer_for_villages_only_and_forget_when_regions_are_loaded_again() -> None:
+    from prakerja.regions.selectors import forget_cached_regions, village_codes
+
+    forget_cached_regions()
+    village = Region.objects.filter(level=Level.VILLAGE).values_list("code", flat=True).first()
+    district = Region.objects.filter(level=Level.DISTRICT).values_list("code", flat=True).first()
+    codes = village_codes()
+    assert village in codes and district not in codes and "9999999999" not in codes
+    assert int(village) not in codes  # codes are text
+    Region.objects.create(
+        code="9999999999", name="BARU", level=Level.VILLAGE, kind="desa", parent_id=village[:6], rural=True
+    )
+    assert "9999999999" not in codes  # answered once per process...
+    forget_cached_regions()  # ...until the regions are loaded again (regions_load forgets too)
+    assert "9999999999" in village_codes()
+    forget_cached_regions()

@@ -16,7 +16,7 @@ from prakerja.core.audit import audit_verify
 from prakerja.core.models import AuditEntry, OutboxMessage
 from prakerja.identity.generator import COLUMNS, generate_people
 from prakerja.regions.models import Level, Region
-from prakerja.regions.selectors import forget_cached_regions, names_above_villages, villages_rural
+from prakerja.regions.selectors import forget_cached_regions
 from prakerja.registry import services
 from prakerja.registry.models import Applicant, Consent, EligibilityDecision, PopulationCheck
 from prakerja.registry.rules import CONSENT_VERSION
@@ -40,7 +40,6 @@ def people(transactional_db: None) -> Iterator[list[dict[str, str]]]:
         Region.objects.filter(level=Level.VILLAGE, rural=rural).values_list("code", "rural").first()
         for rural in (True, False)
     ]
-    names_above_villages(), villages_rural()  # warm, as a serving process is after its first request
     found = generate_people(8, villages=villages, seed=5, today=timezone.localdate())  # type: ignore[arg-type]
     yield [dict(zip(COLUMNS, person.row(), strict=True)) for person in found]
     forget_cached_regions()

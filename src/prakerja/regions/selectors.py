@@ -1,7 +1,7 @@
 """Reads of the regions tables."""
 
+from collections.abc import Container
 from functools import lru_cache
-from typing import Any
 
 from django.db.models import QuerySet
 
@@ -30,30 +30,30 @@ def _names_above_villages() -> dict[str, str]:
     return dict(Region.objects.filter(level__lt=Level.VILLAGE).values_list("code", "name"))
 
 
-@lru_cache(maxsize=1)
-def _villages_rural() -> dict[str, bool | None]:
-    return dict(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
+@lru_cache(maxsize=65_536)
+def _village_known(code: str) -> bool:
+    return Region.objects.filter(code=code, level=Level.VILLAGE).exists()
 
 
-def _cached(read: Any) -> Any:
-    found = read()
-    if not found:  # regions not loaded yet: ask again next time
-        read.cache_clear()
-    return found
+class _VillageCodes:
+    def __contains__(self, code: object) -> bool:
+        return isinstance(code, str) and _village_known(code)
 
 
 def names_above_villages() -> dict[str, str]:
     """Code -> name of every province, regency and district (cached: about 7,800 entries)."""
-    names: dict[str, str] = _cached(_names_above_villages)
+    names = _names_above_villages()
+    if not names:
+        _names_above_villages.cache_clear()
     return names
 
 
-def villages_rural() -> dict[str, bool | None]:
-    """Code -> rural (None when the source does not say) of every village (cached: about 84,000 entries)."""
-    villages: dict[str, bool | None] = _cached(_villages_rural)
-    return villages
+def village_codes() -> Container[str]:
+    """The codes of villages, each looked up once by a process when first asked about (a serving process
+    does not load all 84,000 before its first answer)."""
+    return _VillageCodes()
 
 
 def forget_cached_regions() -> None:
     _names_above_villages.cache_clear()
-    _villages_rural.cache_clear()
+    _village_known.cache_clear()

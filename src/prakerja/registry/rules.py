@@ -208,7 +208,7 @@ def nik_agreement(
 
 
 def read_row(
-    row: Mapping[str, str], *, known_regions: Container[str], villages: Mapping[str, bool | None], today: date
+    row: Mapping[str, str], *, known_regions: Container[str], villages: Container[str], today: date
 ) -> Profile | list[Problem]:
     """A CSV row as a Profile, or every problem with it (each problem code prefixed by its column)."""
     value = {c: (row.get(c) or "").strip() for c in COLUMNS}

@@ -28,7 +28,7 @@ from prakerja.core.uploads import document_check
 from prakerja.identity.rules import Problem
 from prakerja.identity.selectors import kk_index, kk_indexes, nik_index, nik_indexes
 from prakerja.regions.models import Level, Region
-from prakerja.regions.selectors import names_above_villages, villages_rural
+from prakerja.regions.selectors import names_above_villages, village_codes
 from prakerja.registry import dukcapil, rules
 from prakerja.registry.models import (
     Appeal,
@@ -869,7 +869,7 @@ def _registration_read(
     read = rules.read_row(
         {**data, "phone": user.phone, "email": user.email},
         known_regions=names_above_villages(),
-        villages=villages_rural(),
+        villages=village_codes(),
         today=timezone.localdate(),
     )
     if isinstance(read, list):
