@@ -3,6 +3,7 @@
 import os
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import psycopg
@@ -40,3 +41,35 @@ def fresh_database(name: str) -> str:
         admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {name}")
     return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def cpu_seconds(server: int) -> dict[str, float]:
+    """CPU seconds used so far (Linux /proc): the machine busy in all, gunicorn, PostgreSQL, this script."""
+    tick = os.sysconf("SC_CLK_TCK")
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4)) / tick  # all but idle and iowait
+    used = {"machine busy": busy, "gunicorn": 0.0, "postgres": 0.0}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        rest = text[text.rindex(")") + 2 :].split()
+        seconds = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
+        if int(stat.parent.name) == server or int(rest[1]) == server:
+            used["gunicorn"] += seconds
+        elif name.startswith("postgres"):
+            # Plus the children it has reaped (cutime + cstime): the server's Django closes its connections
+            # after CONN_MAX_AGE, and a closed session's backend takes its CPU time with it.
+            used["postgres"] += seconds + (int(rest[13]) + int(rest[14])) / tick
+    times = os.times()
+    used["this script (clients)"] = times.user + times.system
+    return used
+
+
+def cpu_cores(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """The cores each part kept busy between two `cpu_seconds`, with what other processes used."""
+    cores = {k: (after[k] - before[k]) / seconds for k in before}
+    cores["other processes"] = cores["machine busy"] - sum(v for k, v in cores.items() if k != "machine busy")
+    return cores

@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from rich.table import Table
 
-from common import console, report
+from common import console, cpu_cores, cpu_seconds, report
 from draw import SEED, build, code_version, fresh_postgres, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/prakerja_bench_purchases"
@@ -664,31 +664,6 @@ def invariants(tally: Tally, warmed: int, price: int) -> list[tuple[str, str, bo
     ]
 
 
-def cpu_seconds(server: int) -> dict[str, float]:
-    """CPU seconds used so far (Linux /proc): the machine busy in all, gunicorn, PostgreSQL, this script."""
-    tick = os.sysconf("SC_CLK_TCK")
-    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4)) / tick  # all but idle and iowait
-    used = {"machine busy": busy, "gunicorn": 0.0, "postgres": 0.0}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        rest = text[text.rindex(")") + 2 :].split()
-        seconds = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
-        if int(stat.parent.name) == server or int(rest[1]) == server:
-            used["gunicorn"] += seconds
-        elif name.startswith("postgres"):
-            # Plus the children it has reaped (cutime + cstime): the server's Django closes its connections
-            # after CONN_MAX_AGE, and a closed session's backend takes its CPU time with it.
-            used["postgres"] += seconds + (int(rest[13]) + int(rest[14])) / tick
-    times = os.times()
-    used["this script (clients)"] = times.user + times.system
-    return used
-
-
 class Waits:
     """Samples what the server's database sessions are doing during the load (pg_stat_activity)."""
 
@@ -864,8 +839,7 @@ def main() -> None:
                 server.wait(timeout=30)
         server_log(log_path)
         console.print(waits.table())
-        cpu = {k: (after[k] - before[k]) / seconds for k in before}
-        cpu["other processes"] = cpu["machine busy"] - sum(v for k, v in cpu.items() if k != "machine busy")
+        cpu = cpu_cores(before, after, seconds)
         console.print(
             f"CPU during the load, in cores of {os.cpu_count()}: "
             + ", ".join(f"{k} {v:.2f}" for k, v in cpu.items())

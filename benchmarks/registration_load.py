@@ -22,7 +22,7 @@ import django
 from django.core.management import call_command
 from rich.table import Table
 
-from common import console, fresh_database, report
+from common import console, cpu_cores, cpu_seconds, fresh_database, report
 
 HOST, PORT = "127.0.0.1", 8765
 CSRF = "loadtestcsrfsecret0123456789abcd"  # 32 characters: an unmasked CSRF secret in cookie and header
@@ -176,6 +176,7 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         call_command("regions", "load", stdout=io.StringIO())
         work = prepare(options.n)
+        runs: dict[str, tuple[float, list[float], Counter[int]]] = {}
         server = subprocess.Popen(  # noqa: S603 - our own gunicorn from this virtualenv
             [
                 str(Path(sys.executable).with_name("gunicorn")),
@@ -203,24 +204,20 @@ def main() -> None:
                 except OSError:
                     time.sleep(0.1)
             health = [request_bytes("GET", "/api/v1/health") for _ in range(options.n)]
-            ceiling = asyncio.run(load(health, options.clients, 300))
-            ours = asyncio.run(
-                load(
-                    [
-                        request_bytes("POST", "/api/v1/registry/registrations", key, body)
-                        for key, body in work
-                    ],
-                    options.clients,
-                    600,
-                )
-            )
+            posts = [request_bytes("POST", "/api/v1/registry/registrations", key, body) for key, body in work]
+            cpu = {}
+            for label, payloads, limit in (("health checks", health, 300), ("registrations", posts, 600)):
+                before = cpu_seconds(server.pid)
+                runs[label] = asyncio.run(load(payloads, options.clients, limit))
+                cpu[label] = cpu_cores(before, cpu_seconds(server.pid), runs[label][0])
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=30)
         from prakerja.registry.models import Applicant
 
         registered = Applicant.objects.count()
-    for label, (_seconds, latencies, statuses) in (("registrations", ours), ("health checks", ceiling)):
+    for label in ("registrations", "health checks"):
+        seconds, latencies, statuses = runs[label]
         table = Table(title=f"{label}: {len(latencies):,} requests from {options.clients} clients")
         for column in ("p50 ms", "p95 ms", "p99 ms", "max ms", "statuses"):
             table.add_column(column, justify="right")
@@ -230,6 +227,12 @@ def main() -> None:
             ", ".join(f"{k}: {v:,}" for k, v in sorted(statuses.items())),
         )
         console.print(table)
+        per_request = 1000 * seconds / sum(statuses.values())
+        console.print(
+            f"Where the time goes ({label}), CPU in cores of {os.cpu_count()} and ms per request: "
+            + ", ".join(f"{k} {v:.2f} ({v * per_request:.2f} ms)" for k, v in cpu[label].items())
+        )
+    ours, ceiling = runs["registrations"], runs["health checks"]
     report(
         f"5. Registration API under load ({options.clients} clients, "
         f"gunicorn {options.workers}x{options.threads})",
