@@ -100,12 +100,15 @@ _COLUMNS = (
     "village_id", "province_code", "regency_code", "rural", "education", "employment_status", "disability",
     "citizen", "source", "registered_at", "eligible", "failing_rules", "ruleset_id", "decided_at",
 )  # fmt: skip
-# The PostgreSQL type of each of _COLUMNS, for the staging table's binary COPY (no text to parse).
+# The PostgreSQL type of each of _COLUMNS, for the binary COPY (no text to parse).
 _COPY_TYPES = (
     "uuid", "text", "varchar", "text", "varchar", "varchar", "date", "varchar", "text", "text",
     "varchar", "varchar", "varchar", "bool", "varchar", "varchar", "bool", "bool", "varchar", "timestamptz",
     "bool", "int8", "int8", "timestamptz",
 )  # fmt: skip
+_NIK_INDEX, _ELIGIBLE, _MASK = (_COLUMNS.index(c) for c in ("nik_index", "eligible", "failing_rules"))
+_DECISION_COLUMNS = "applicant_id, ruleset_id, eligible, failing_rules, decided_at, cause"
+_DECISION_TYPES = ("int8", "int8", "bool", "int8", "timestamptz", "varchar")
 DUPLICATE_IN_FILE = _("The same NIK is already on line %(line)d of this file.")
 
 
@@ -278,7 +281,11 @@ def _write_rows(rows: list[tuple[Any, ...]], *, stamp: Any, ruleset: RuleSet, ac
             actor=actor,
             action="registry.import_batch",
             object_type="registry.applicant",
-            after={"rows": len(rows), "imported": inserted, "digest": rows_digest(r[2] for r in rows)},
+            after={
+                "rows": len(rows),
+                "imported": inserted,
+                "digest": rows_digest(r[_NIK_INDEX] for r in rows),
+            },
         )
     return inserted, eligible
 
@@ -288,41 +295,80 @@ def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> 
 
     The SQL is built from model metadata only; every value travels as a parameter or through COPY.
     """
+    if connection.vendor != "postgresql":
+        return _insert_new_batched(rows, ruleset_id=ruleset_id, stamp=stamp)
+    with connection.cursor() as cursor:
+        try:
+            with transaction.atomic(), connection.wrap_database_errors:
+                return _copy_new(cursor, rows, ruleset_id=ruleset_id, stamp=stamp)
+        except IntegrityError:  # a NIK of the batch registered meanwhile, by someone else
+            return _insert_staged(cursor, rows, ruleset_id=ruleset_id, stamp=stamp)
+
+
+def _copy_new(cursor: Any, rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> tuple[int, int]:
+    """PostgreSQL, when every NIK of the batch is new: the rows COPYed straight into the table (in pages, as a
+    raw COPY is, rather than row by row), with ids drawn from its sequence, and their first decisions after
+    them. A NIK already registered fails the COPY on the unique constraint (IntegrityError)."""
+    table, decisions = Applicant._meta.db_table, EligibilityDecision._meta.db_table
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
+    )
+    ids = [pk for (pk,) in cursor.fetchall()]
+    with cursor.cursor.copy(f"COPY {table} (id, {', '.join(_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(("int8", *_COPY_TYPES))
+        for pk, row in zip(ids, rows, strict=True):
+            copy.write_row((pk, *row))
+    with cursor.cursor.copy(f"COPY {decisions} ({_DECISION_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_DECISION_TYPES)
+        for pk, row in zip(ids, rows, strict=True):
+            copy.write_row((pk, ruleset_id, row[_ELIGIBLE], row[_MASK], stamp, "import"))
+    return len(rows), sum(row[_ELIGIBLE] for row in rows)
+
+
+def _insert_staged(
+    cursor: Any, rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any
+) -> tuple[int, int]:
+    """PostgreSQL, when NIKs race: the batch COPYed into a temporary table (made once per connection) and
+    moved by `INSERT … ON CONFLICT DO NOTHING`, which also writes the first decisions of the new rows."""
     table, decisions = Applicant._meta.db_table, EligibilityDecision._meta.db_table
     columns = ", ".join(_COLUMNS)
-    first_decision = (
-        f"INSERT INTO {decisions} (applicant_id, ruleset_id, eligible, failing_rules, decided_at, cause) "  # noqa: S608
-        "SELECT id, %s, eligible, failing_rules, %s, 'import' FROM "
+    cursor.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS applicant_stage ON COMMIT DELETE ROWS "  # noqa: S608
+        f"AS SELECT {columns} FROM {table} WITH NO DATA"
     )
+    with cursor.cursor.copy(f"COPY applicant_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(
+        f"WITH new AS (INSERT INTO {table} ({columns}) SELECT {columns} FROM applicant_stage "  # noqa: S608
+        "ON CONFLICT (nik_index) DO NOTHING RETURNING id, eligible, failing_rules) "
+        f"INSERT INTO {decisions} ({_DECISION_COLUMNS}) "
+        "SELECT id, %s, eligible, failing_rules, %s, 'import' FROM new RETURNING eligible",
+        [ruleset_id, stamp],
+    )
+    new = [eligible for (eligible,) in cursor.fetchall()]
+    return len(new), sum(new)
+
+
+def _insert_new_batched(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> tuple[int, int]:
+    """SQLite: the rows inserted skipping known NIKs, then the first decisions of those after the last id."""
+    table, decisions = Applicant._meta.db_table, EligibilityDecision._meta.db_table
+    columns = ", ".join(_COLUMNS)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS applicant_stage (LIKE {table} INCLUDING DEFAULTS) "
-                "ON COMMIT DELETE ROWS"
-            )
-            cursor.execute("ALTER TABLE applicant_stage ALTER COLUMN id DROP NOT NULL")
-            with cursor.cursor.copy(f"COPY applicant_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_COPY_TYPES)
-                for row in rows:
-                    copy.write_row(row)
-            cursor.execute(
-                f"WITH new AS (INSERT INTO {table} ({columns}) SELECT {columns} FROM applicant_stage "  # noqa: S608
-                "ON CONFLICT (nik_index) DO NOTHING RETURNING id, eligible, failing_rules) "
-                + first_decision
-                + "new RETURNING eligible",
-                [ruleset_id, stamp],
-            )
-        else:
-            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
-            before = cursor.fetchone()[0]
-            marks = ", ".join(["%s"] * len(_COLUMNS))
-            cursor.executemany(
-                f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT (nik_index) DO NOTHING",  # noqa: S608
-                rows,
-            )
-            cursor.execute(
-                first_decision + f"{table} WHERE id > %s RETURNING eligible", [ruleset_id, stamp, before]
-            )
+        cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")  # noqa: S608
+        before = cursor.fetchone()[0]
+        marks = ", ".join(["%s"] * len(_COLUMNS))
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT (nik_index) DO NOTHING",  # noqa: S608
+            rows,
+        )
+        cursor.execute(
+            f"INSERT INTO {decisions} ({_DECISION_COLUMNS}) "  # noqa: S608
+            f"SELECT id, %s, eligible, failing_rules, %s, 'import' FROM {table} WHERE id > %s "
+            "RETURNING eligible",
+            [ruleset_id, stamp, before],
+        )
         new = [eligible for (eligible,) in cursor.fetchall()]
     return len(new), sum(new)
 
