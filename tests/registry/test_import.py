@@ -177,3 +177,17 @@ def test_batch_helpers_give_what_the_one_value_helpers_give() -> None:
         b"".join(json.dumps(r, sort_keys=True, default=str).encode() + b"\n" for r in rows)
     )
     assert rows_digest(rows) == by_json.hexdigest()
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="only PostgreSQL gets varchar_pattern_ops (`_like`) indexes: runs in the PostgreSQL pass",
+)
+def test_the_applicant_table_has_no_index_for_like_queries() -> None:
+    """Every new applicant goes into each index; none serves only LIKE 'prefix%', which nothing runs here."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [Applicant._meta.db_table])
+        definitions = [d for (d,) in cursor.fetchall()]
+    assert len(definitions) == 8
+    assert not [d for d in definitions if "pattern_ops" in d]
+    assert any("UNIQUE" in d and "(nik_index)" in d for d in definitions)

@@ -71,19 +71,22 @@ class Applicant(models.Model):
         db_constraint=False,
     )
     nik = EncryptedTextField()
-    nik_index = models.CharField(max_length=64, unique=True)
+    # The blind indexes and codes are indexed by Meta.constraints and Meta.indexes, not unique=True or
+    # db_index=True: on PostgreSQL those would add a second, varchar_pattern_ops index for LIKE queries,
+    # which nothing runs on these columns.
+    nik_index = models.CharField(max_length=64)
     kk = EncryptedTextField()
-    kk_index = models.CharField(max_length=64, db_index=True)
+    kk_index = models.CharField(max_length=64)
     full_name = models.CharField(max_length=150)
     birth_date = models.DateField()
     sex = models.CharField(max_length=1, choices=Sex.choices)
     phone = EncryptedTextField(blank=True)
     email = EncryptedTextField(blank=True)
     village = models.ForeignKey(
-        "regions.Region", on_delete=models.PROTECT, related_name="+", db_constraint=False
+        "regions.Region", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
     )
-    province_code = models.CharField(max_length=2, db_index=True)
-    regency_code = models.CharField(max_length=4, db_index=True)
+    province_code = models.CharField(max_length=2)
+    regency_code = models.CharField(max_length=4)
     rural = models.BooleanField()
     education = models.CharField(max_length=8, choices=Education.choices)
     employment_status = models.CharField(max_length=20, choices=EmploymentStatus.choices)
@@ -106,6 +109,13 @@ class Applicant(models.Model):
     class Meta:
         verbose_name = _("applicant")
         verbose_name_plural = _("applicants")
+        constraints = [models.UniqueConstraint(fields=["nik_index"], name="applicant_one_per_nik")]
+        indexes = [
+            models.Index(fields=["kk_index"], name="applicant_kk_index"),
+            models.Index(fields=["province_code"], name="applicant_province"),
+            models.Index(fields=["regency_code"], name="applicant_regency"),
+            models.Index(fields=["village"], name="applicant_village"),
+        ]
 
     def __str__(self) -> str:
         return f"applicant {self.pk}"
