@@ -52,6 +52,7 @@ def test_import_registers_everyone_once(people, capsys) -> None:
         applicant__decided_at=F("decided_at"),
     )
     assert agreeing.values("applicant").distinct().count() == 120  # each first decision is its own
+    assert Applicant.objects.values("pseudonym").distinct().count() == 120  # drawn by PostgreSQL there
     assert _import(people, capsys) == {"read": 120, "imported": 0, "rejected": 0, "duplicates": 120}
     assert Applicant.objects.count() == 120
     assert audit_verify().ok

@@ -59,6 +59,8 @@ class RuleSet(models.Model):
 class Applicant(models.Model):
     """One person, once: the NIK's blind index is unique. NIK, KK, phone and e-mail are encrypted."""
 
+    # On PostgreSQL the column's database default is gen_random_uuid() too (migration 0006): the bulk import
+    # leaves it to the server.
     pseudonym = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # This link and the village and rule-set ones have no database-level foreign keys: a bulk import would
     # pay for checking each at commit. `registry_check` (part of `prakerja ledger check`) verifies them.

@@ -53,7 +53,9 @@ def rename_indexes(apps, schema_editor):
         if name.endswith("_like"):
             schema_editor.execute(f"DROP INDEX {quote(name)}")
         elif info["unique"] and not info["index"]:  # a constraint, with its index
-            schema_editor.execute(f"ALTER TABLE {quote(TABLE)} RENAME CONSTRAINT {quote(name)} TO {quote(new)}")
+            schema_editor.execute(
+                f"ALTER TABLE {quote(TABLE)} RENAME CONSTRAINT {quote(name)} TO {quote(new)}"
+            )
         elif name != new:
             schema_editor.execute(f"ALTER INDEX {quote(name)} RENAME TO {quote(new)}")
 
@@ -66,7 +68,9 @@ def rename_back(apps, schema_editor):
     for column, new in NAMED.items():
         if column == "nik_index":
             old = f"{TABLE}_{column}_key"  # PostgreSQL's name for a column's UNIQUE
-            schema_editor.execute(f"ALTER TABLE {quote(TABLE)} RENAME CONSTRAINT {quote(new)} TO {quote(old)}")
+            schema_editor.execute(
+                f"ALTER TABLE {quote(TABLE)} RENAME CONSTRAINT {quote(new)} TO {quote(old)}"
+            )
         else:
             old = schema_editor._create_index_name(TABLE, [column], suffix="")
             schema_editor.execute(f"ALTER INDEX {quote(new)} RENAME TO {quote(old)}")
