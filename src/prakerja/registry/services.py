@@ -1,5 +1,6 @@
 """Registry writes: rule sets, the bulk import of applicants, exclusion lists and re-checks."""
 
+import io
 import secrets
 import sys
 import uuid
@@ -10,12 +11,13 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from psycopg.copy import Copy, FileWriter
 
 from prakerja.core import crypto
 from prakerja.core.audit import audit_record, rows_digest
@@ -117,6 +119,11 @@ _DECISION_COLUMNS = "applicant_id, ruleset_id, eligible, failing_rules, decided_
 DUPLICATE_IN_FILE = _("The same NIK is already on line %(line)d of this file.")
 
 
+class CopyIn(NamedTuple):
+    ids: list[int]  # drawn from the applicant table's sequence, one a row
+    data: bytes  # the rows with their ids, in COPY's binary format
+
+
 def _chunks(
     rows: Iterable[tuple[int, dict[str, str]]], size: int
 ) -> Iterator[list[tuple[int, dict[str, str]]]]:
@@ -171,7 +178,8 @@ def applicants_import(
             table_rows, stamp = _rows_of(
                 profiles, ruleset=ruleset, today=today, source=source, decided=decided
             )
-            write = partial(_write_counted, table_rows, stamp, len(batch), ruleset, actor)
+            copy_in = _copy_in(table_rows) if connection.vendor == "postgresql" and table_rows else None
+            write = partial(_write_counted, table_rows, stamp, len(batch), ruleset, actor, copy_in)
             if pending is not None:
                 settle(pending.result())
                 pending = None
@@ -190,9 +198,9 @@ def applicants_import(
 
 
 def _write_counted(
-    rows: list[tuple[Any, ...]], stamp: Any, size: int, ruleset: RuleSet, actor: Any
+    rows: list[tuple[Any, ...]], stamp: Any, size: int, ruleset: RuleSet, actor: Any, copy_in: CopyIn | None
 ) -> tuple[int, int, int, int]:
-    written, eligible = _write_rows(rows, stamp=stamp, ruleset=ruleset, actor=actor)
+    written, eligible = _write_rows(rows, stamp=stamp, ruleset=ruleset, actor=actor, copy_in=copy_in)
     return written, eligible, len(rows), size
 
 
@@ -281,12 +289,14 @@ def _rows_of(
     return rows, stamp
 
 
-def _write_rows(rows: list[tuple[Any, ...]], *, stamp: Any, ruleset: RuleSet, actor: Any) -> tuple[int, int]:
+def _write_rows(
+    rows: list[tuple[Any, ...]], *, stamp: Any, ruleset: RuleSet, actor: Any, copy_in: CopyIn | None = None
+) -> tuple[int, int]:
     """Write one batch in one transaction; how many applicants were new, and how many of those eligible."""
     if not rows:
         return 0, 0
     with transaction.atomic():
-        inserted, eligible = _insert_new(rows, ruleset_id=ruleset.pk, stamp=stamp)
+        inserted, eligible = _insert_new(rows, ruleset_id=ruleset.pk, stamp=stamp, copy_in=copy_in)
         audit_record(
             actor=actor,
             action="registry.import_batch",
@@ -300,7 +310,9 @@ def _write_rows(rows: list[tuple[Any, ...]], *, stamp: Any, ruleset: RuleSet, ac
     return inserted, eligible
 
 
-def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> tuple[int, int]:
+def _insert_new(
+    rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any, copy_in: CopyIn | None = None
+) -> tuple[int, int]:
     """Insert rows whose NIK is new, and their first decision; return how many were new, and eligible.
 
     The SQL is built from model metadata only; every value travels as a parameter or through COPY.
@@ -310,29 +322,42 @@ def _insert_new(rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> 
     with connection.cursor() as cursor:
         try:
             with transaction.atomic(), connection.wrap_database_errors:
-                return _copy_new(cursor, rows, ruleset_id=ruleset_id, stamp=stamp)
+                return _copy_new(cursor, rows, copy_in or _copy_in(rows), ruleset_id=ruleset_id, stamp=stamp)
         except IntegrityError:  # a NIK of the batch registered meanwhile, by someone else
             return _insert_staged(cursor, rows, ruleset_id=ruleset_id, stamp=stamp)
 
 
-def _copy_new(cursor: Any, rows: list[tuple[Any, ...]], *, ruleset_id: int, stamp: Any) -> tuple[int, int]:
-    """PostgreSQL, when every NIK of the batch is new: the rows COPYed straight into the table (in pages, as a
-    raw COPY is, rather than row by row) with ids drawn from its sequence, and their first decisions written
-    from arrays. A NIK already registered fails the COPY on the unique constraint (IntegrityError)."""
-    table, decisions = Applicant._meta.db_table, EligibilityDecision._meta.db_table
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
-    )
-    ids = [pk for (pk,) in cursor.fetchall()]
-    with cursor.cursor.copy(f"COPY {table} (id, {', '.join(_IMPORTED)}) FROM STDIN (FORMAT BINARY)") as copy:
+def _copy_in(rows: list[tuple[Any, ...]]) -> CopyIn:
+    """PostgreSQL: ids for a batch's rows, and the rows with them in COPY's binary format, ready to send.
+    Made by the thread that prepares the batches, so that the writer thread only sends bytes."""
+    table = Applicant._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    data = io.BytesIO()
+    with connection.connection.cursor() as raw, Copy(raw, binary=True, writer=FileWriter(data)) as copy:
         copy.set_types(("int8", *_IMPORTED_TYPES))
         for pk, row in zip(ids, rows, strict=True):
             copy.write_row((pk, *row))
+    return CopyIn(ids, data.getvalue())
+
+
+def _copy_new(
+    cursor: Any, rows: list[tuple[Any, ...]], copy_in: CopyIn, *, ruleset_id: int, stamp: Any
+) -> tuple[int, int]:
+    """PostgreSQL, when every NIK of the batch is new: the rows COPYed straight into the table (in pages, as a
+    raw COPY is, rather than row by row), and their first decisions written from arrays. A NIK already
+    registered fails the COPY on the unique constraint (IntegrityError)."""
+    table, decisions = Applicant._meta.db_table, EligibilityDecision._meta.db_table
+    with cursor.cursor.copy(f"COPY {table} (id, {', '.join(_IMPORTED)}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(copy_in.data)
     eligible = [row[_ELIGIBLE] for row in rows]
     cursor.execute(
         f"INSERT INTO {decisions} ({_DECISION_COLUMNS}) SELECT id, %s, eligible, mask, %s, 'import' "  # noqa: S608
         "FROM unnest(%s::bigint[], %s::boolean[], %s::bigint[]) AS d(id, eligible, mask)",
-        [ruleset_id, stamp, ids, eligible, [row[_MASK] for row in rows]],
+        [ruleset_id, stamp, copy_in.ids, eligible, [row[_MASK] for row in rows]],
     )
     return len(rows), sum(eligible)
 
