@@ -293,9 +293,7 @@ def ceiling(
     values = indexes()
     t_hash = time.perf_counter() - start
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            "SET CONSTRAINTS ALL IMMEDIATE"
-        )  # the history rows' foreign keys checked before rollback
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # any deferred constraint checked before rollback
         start = time.perf_counter()
         _copy_indexes(cursor, values)
         t_copy = time.perf_counter() - start
@@ -596,7 +594,7 @@ def run(scenario: Scenario, url: str, reuse: bool, plans: int | None) -> None:
         f"(hashed from the NIKs with the same HMAC for the upload: {h_upload:.3f} s) COPYed into a temporary "
         "table, then one UPDATE ... FROM sets or clears the list's rule bit of the applicants on it (no "
         "other rule looked at, nothing stored about the list) and INSERTs their history rows in the same "
-        "statement, its foreign keys checked at once (ours are checked at commit). "
+        "statement (history rows have no database-level foreign keys: registry_check verifies them). "
         f"{scenario.stale_percent} % of the applicants were last decided under the previous rule set "
         f"(decided again in full when re-checked); {extend_current:,} of the extended ones were not. "
         f"{chain:,} audit entries written. A CHECKPOINT (untimed) before each timed step. "

@@ -40,7 +40,7 @@ def people(transactional_db: None) -> Iterator[list[dict[str, str]]]:
         Region.objects.filter(level=Level.VILLAGE, rural=rural).values_list("code", "rural").first()
         for rural in (True, False)
     ]
-    found = generate_people(8, villages=villages, seed=5, today=timezone.localdate())  # type: ignore[arg-type]
+    found = generate_people(9, villages=villages, seed=5, today=timezone.localdate())  # type: ignore[arg-type]
     yield [dict(zip(COLUMNS, person.row(), strict=True)) for person in found]
     forget_cached_regions()
 
@@ -57,8 +57,9 @@ def test_registrations_arriving_together_are_written_in_one_batch_each_with_its_
     people: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch, settings: Any
 ) -> None:
     users = [_user(n) for n in range(9)]
-    # (user, person): users 0-7 register persons 0-7; user 8 tries person 0's NIK; user 7 tries twice.
-    work = [(users[n], people[n]) for n in range(8)] + [(users[8], people[0]), (users[7], people[6])]
+    # (user, person): users 0-7 register persons 0-7; user 8 tries person 0's NIK; user 7 tries again, as
+    # person 8.
+    work = [(users[n], people[n]) for n in range(8)] + [(users[8], people[0]), (users[7], people[8])]
     group = services._registrations
     batches: list[int] = []
     first_started, release = threading.Event(), threading.Event()
@@ -109,7 +110,8 @@ def test_registrations_arriving_together_are_written_in_one_batch_each_with_its_
     for i, result in enumerate(results):
         if isinstance(result, Applicant):
             row = stored[result.user_id]
-            assert row.pk == result.pk and row.nik == result.nik == work[i][1]["nik"]
+            assert (row.pk, row.pseudonym) == (result.pk, result.pseudonym)
+            assert row.nik == result.nik == work[i][1]["nik"]
             assert (row.kk, row.full_name, row.email) == (
                 work[i][1]["kk"],
                 work[i][1]["full_name"],

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subque
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from prakerja.core.checks import breaches
 from prakerja.enrolment.models import Purchase, PurchaseStatus
 from prakerja.ledger.models import JournalEntry, Posting
 from prakerja.ledger.selectors import balance_or_zero
@@ -42,16 +43,6 @@ def _sum(queryset: Any, column: str = "amount") -> int:
     return int(queryset.aggregate(total=Coalesce(Sum(column), 0))["total"])
 
 
-def _breaches(rows: Any, field: str, text: str, examples: int = 20) -> list[str]:
-    """The first few rows breaking a rule, named, and how many there are. Counted first: without a LIMIT the
-    planner joins millions of rows by hash rather than probing an index per row in search of a first one."""
-    count = rows.count()
-    if not count:
-        return []
-    named = [text.format(value) for value in rows.values_list(field, flat=True)[:examples]]
-    return named + ([f"… {count - examples:,} more like these"] if count > examples else [])
-
-
 def payments_check() -> list[str]:
     """Every breach of the payment books' invariants; part of `prakerja ledger check`."""
     problems = []
@@ -80,7 +71,7 @@ def payments_check() -> list[str]:
     unpaid = Entitlement.objects.filter(status=EntitlementStatus.PAID).exclude(
         Exists(Payment.objects.filter(entitlement=OuterRef("pk"), state=PaymentState.PAID))
     )
-    problems += _breaches(unpaid, "pk", "entitlement {} is marked paid without a paid payment")
+    problems += breaches(unpaid, "pk", "entitlement {} is marked paid without a paid payment")
     twice = (
         Payment.objects.filter(state__in=LIVE_STATES)
         .values("entitlement_id")
@@ -88,14 +79,14 @@ def payments_check() -> list[str]:
         .filter(n__gt=1)
         .order_by()
     )
-    problems += _breaches(twice, "entitlement_id", "entitlement {} has more than one live payment")
+    problems += breaches(twice, "entitlement_id", "entitlement {} has more than one live payment")
     # A payment's links have no database-level constraints (see Payment): checked here instead.
     astray = Payment.objects.exclude(
         Exists(Chunk.objects.filter(pk=OuterRef("chunk_id"), provider=OuterRef("provider")))
     )
-    problems += _breaches(astray, "key", "payment {} is not in a chunk of its provider")
+    problems += breaches(astray, "key", "payment {} is not in a chunk of its provider")
     orphaned = Payment.objects.exclude(Exists(Entitlement.objects.filter(pk=OuterRef("entitlement_id"))))
-    problems += _breaches(orphaned, "key", "payment {} names an entitlement that does not exist")
+    problems += breaches(orphaned, "key", "payment {} names an entitlement that does not exist")
     unverified = Payment.objects.exclude(
         Exists(
             PayoutAccount.objects.filter(
@@ -105,13 +96,13 @@ def payments_check() -> list[str]:
             )
         )
     )
-    problems += _breaches(unverified, "key", "payment {} went to an account not verified as its payee's")
+    problems += breaches(unverified, "key", "payment {} went to an account not verified as its payee's")
     unbooked = Payment.objects.filter(settled_entry_id__isnull=False).exclude(
         Exists(JournalEntry.objects.filter(pk=OuterRef("settled_entry_id")))
     )
-    problems += _breaches(unbooked, "key", "payment {} names a settling entry that does not exist")
+    problems += breaches(unbooked, "key", "payment {} names a settling entry that does not exist")
     wrong_amount = Payment.objects.exclude(amount=F("entitlement__amount"))
-    problems += _breaches(wrong_amount, "key", "payment {} differs in amount from its entitlement")
+    problems += breaches(wrong_amount, "key", "payment {} differs in amount from its entitlement")
     booked = dict(
         Entitlement.objects.values("entry_id").annotate(total=Sum("amount")).values_list("entry_id", "total")
     )
@@ -132,9 +123,9 @@ def payments_check() -> list[str]:
         | Q(kind=EntitlementKind.SURVEY)
         & (Q(sequence__gt=F(scheme + "survey_count")) | ~Q(amount=F(scheme + "survey_incentive")))
     )
-    problems += _breaches(beyond, "pk", "entitlement {} is beyond what its scheme allows")
+    problems += breaches(beyond, "pk", "entitlement {} is beyond what its scheme allows")
     mismatched = Entitlement.objects.exclude(applicant_id=F("card__applicant_id"))
-    problems += _breaches(mismatched, "pk", "entitlement {} names another person's card")
+    problems += breaches(mismatched, "pk", "entitlement {} names another person's card")
     for statement in Statement.objects.annotate(
         lines_gross=Coalesce(Sum("lines__price"), 0), lines_fee=Coalesce(Sum("lines__commission"), 0)
     ):

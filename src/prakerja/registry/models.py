@@ -59,22 +59,36 @@ class RuleSet(models.Model):
 class Applicant(models.Model):
     """One person, once: the NIK's blind index is unique. NIK, KK, phone and e-mail are encrypted."""
 
+    # On PostgreSQL the column's database default is gen_random_uuid() too (migration 0006): the bulk import
+    # leaves it to the server.
     pseudonym = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # This link and the village and rule-set ones have no database-level foreign keys: a bulk import would
+    # pay for checking each at commit. `registry_check` (part of `prakerja ledger check`) verifies them.
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="applicant"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applicant",
+        db_constraint=False,
     )
     nik = EncryptedTextField()
-    nik_index = models.CharField(max_length=64, unique=True)
+    # The blind indexes and codes are indexed by Meta.constraints and Meta.indexes, not unique=True or
+    # db_index=True: on PostgreSQL those would add a second, varchar_pattern_ops index for LIKE queries,
+    # which nothing runs on these columns.
+    nik_index = models.CharField(max_length=64)
     kk = EncryptedTextField()
-    kk_index = models.CharField(max_length=64, db_index=True)
+    kk_index = models.CharField(max_length=64)
     full_name = models.CharField(max_length=150)
     birth_date = models.DateField()
     sex = models.CharField(max_length=1, choices=Sex.choices)
     phone = EncryptedTextField(blank=True)
     email = EncryptedTextField(blank=True)
-    village = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+")
-    province_code = models.CharField(max_length=2, db_index=True)
-    regency_code = models.CharField(max_length=4, db_index=True)
+    village = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    province_code = models.CharField(max_length=2)
+    regency_code = models.CharField(max_length=4)
     rural = models.BooleanField()
     education = models.CharField(max_length=8, choices=Education.choices)
     employment_status = models.CharField(max_length=20, choices=EmploymentStatus.choices)
@@ -89,12 +103,21 @@ class Applicant(models.Model):
     waived_rules = models.PositiveBigIntegerField(db_default=0, help_text=_("Rules reversed on appeal."))
     # Not indexed either: deciding again under a newer rule set rewrites it, and nothing looks applicants up
     # by rule set (rule sets are never deleted).
-    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+", db_index=False)
+    ruleset = models.ForeignKey(
+        RuleSet, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     decided_at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("applicant")
         verbose_name_plural = _("applicants")
+        constraints = [models.UniqueConstraint(fields=["nik_index"], name="applicant_one_per_nik")]
+        indexes = [
+            models.Index(fields=["kk_index"], name="applicant_kk_index"),
+            models.Index(fields=["province_code"], name="applicant_province"),
+            models.Index(fields=["regency_code"], name="applicant_regency"),
+            models.Index(fields=["village"], name="applicant_village"),
+        ]
 
     def __str__(self) -> str:
         return f"applicant {self.pk}"
@@ -108,11 +131,15 @@ class EligibilityDecision(models.Model):
     """Every decision ever made about an applicant, with the rule set that made it."""
 
     # The index on (applicant, -decided_at) serves every look-up by applicant, and none is made by rule set:
-    # a re-check writes each history row into two indexes, not four.
+    # a re-check writes each history row into two indexes, not four. Neither link has a database-level
+    # foreign key (checked at commit, row by row, they cost imports and re-checks seconds per 100,000):
+    # Django still deletes an applicant's decisions with it, and `registry_check` verifies both links.
     applicant = models.ForeignKey(
-        Applicant, on_delete=models.CASCADE, related_name="decisions", db_index=False
+        Applicant, on_delete=models.CASCADE, related_name="decisions", db_index=False, db_constraint=False
     )
-    ruleset = models.ForeignKey(RuleSet, on_delete=models.PROTECT, related_name="+", db_index=False)
+    ruleset = models.ForeignKey(
+        RuleSet, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     eligible = models.BooleanField()
     failing_rules = models.PositiveBigIntegerField()
     decided_at = models.DateTimeField()

@@ -7,12 +7,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 
+from prakerja.core.checks import breaches
 from prakerja.identity.selectors import nik_index
 from prakerja.regions.models import Level, Region
 from prakerja.registry import rules
-from prakerja.registry.models import Applicant, ExclusionEntry, ExclusionList, RuleSet
+from prakerja.registry.models import Applicant, EligibilityDecision, ExclusionEntry, ExclusionList, RuleSet
 
 
 def ruleset_current() -> RuleSet | None:
@@ -69,6 +71,41 @@ def counts_by_province() -> list[dict[str, object]]:
         .order_by("province_code")
     )
     return [{**row, "name": names.get(row["province_code"], "")} for row in rows]
+
+
+def _found(model: type[Model], link: str) -> Exists:
+    """True where the row's `link` names a row of `model`."""
+    return Exists(model._default_manager.filter(pk=OuterRef(link)))
+
+
+def registry_check() -> list[str]:
+    """Every applicant or decision linked to a row that does not exist (these links have no database-level
+    foreign keys, see Applicant); part of `prakerja ledger check`. Rows are named by id, never by NIK."""
+    applicants = Applicant.objects.order_by("pk")
+    decisions = EligibilityDecision.objects.order_by("pk")
+    found = [
+        (
+            applicants.exclude(_found(Region, "village_id")),
+            "applicant {} names a village that does not exist",
+        ),
+        (
+            applicants.exclude(_found(RuleSet, "ruleset_id")),
+            "applicant {} names a rule set that does not exist",
+        ),
+        (
+            applicants.filter(user_id__isnull=False).exclude(_found(get_user_model(), "user_id")),
+            "applicant {} names a user account that does not exist",
+        ),
+        (
+            decisions.exclude(_found(Applicant, "applicant_id")),
+            "decision {} is about an applicant who does not exist",
+        ),
+        (
+            decisions.exclude(_found(RuleSet, "ruleset_id")),
+            "decision {} names a rule set that does not exist",
+        ),
+    ]
+    return [problem for rows, text in found for problem in breaches(rows, "pk", text)]
 
 
 @cache

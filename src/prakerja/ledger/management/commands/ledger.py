@@ -16,7 +16,8 @@ class Command(BaseCommand):
         sub.add_parser(
             "check",
             help="Verify that entries balance, balances match postings, sum to zero and stay within their "
-            "limits, and that the apps' books (payments) agree with their accounts.",
+            "limits, that the apps' books (payments) agree with their accounts, and that every applicant "
+            "and eligibility decision links to rows that exist.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -29,5 +30,6 @@ class Command(BaseCommand):
         entries, accounts = JournalEntry.objects.count(), Account.objects.count()
         self.stdout.write(
             f"Ledger holds: {entries:,} entries over {accounts:,} accounts balance, match their postings, "
-            "sum to zero and stay within their limits; the payment books agree with their accounts."
+            "sum to zero and stay within their limits; the payment books agree with their accounts; the "
+            "registry's links hold."
         )
