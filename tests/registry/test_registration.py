@@ -178,9 +178,10 @@ def test_the_same_journey_through_the_json_api() -> None:
     assert Client().get("/api/v1/registry/registrations/me").status_code == 401
 
 
-def test_registrations_beyond_the_concurrency_limit_are_told_to_retry() -> None:
+def test_registrations_beyond_the_concurrency_limit_are_told_to_retry(caplog) -> None:
     """Load shedding: when every registration place of the process is taken, the API answers 503 with
-    Retry-After at once instead of queueing; once a place frees up, the same request succeeds."""
+    Retry-After at once instead of queueing (logged at INFO, not as a server error); once a place frees up,
+    the same request succeeds."""
     from django.conf import settings as live
 
     from prakerja.core.overload import _gate
@@ -189,6 +190,7 @@ def test_registrations_beyond_the_concurrency_limit_are_told_to_retry() -> None:
     client = Client()
     client.force_login(user)
     body = {**PROFILE, "rural": False, "disability": False, "consents": CONSENTS}
+    caplog.set_level("INFO")
     gate = _gate("registration", live.REGISTRATION_CONCURRENCY)
     held = 0
     while gate.acquire(blocking=False):
@@ -199,6 +201,8 @@ def test_registrations_beyond_the_concurrency_limit_are_told_to_retry() -> None:
         assert (timezone.now() - started).total_seconds() < 2
         assert busy.status_code == 503 and busy["Retry-After"] == "1"
         assert busy.json()["type"].endswith(":overloaded")
+        assert [r.levelname for r in caplog.records if r.name == "prakerja.overload"] == ["INFO"]
+        assert not [r for r in caplog.records if r.name == "django.request"]
         assert not Applicant.objects.exists()
     finally:
         for _ in range(held):

@@ -1,13 +1,16 @@
 """API plumbing shared by every router: errors as RFC 9457 problem+json."""
 
 import json
+import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
-from prakerja.core.errors import InvalidInput, PrakerjaError
+from prakerja.core.errors import InvalidInput, Overloaded, PrakerjaError
+
+shedding = logging.getLogger("prakerja.overload")
 
 
 def problem(status: int, code: str, title: str, detail: str, **extra: object) -> HttpResponse:
@@ -40,6 +43,16 @@ def problem_response(exc: PrakerjaError) -> HttpResponse:
     )
     for name, value in exc.headers().items():
         response[name] = value
+    return logged_as_shed(exc, response)
+
+
+def logged_as_shed(exc: PrakerjaError, response: HttpResponse) -> HttpResponse:
+    """Shedding load (`Overloaded`) is the plan working, not a server error: at a peak, Django's error line
+    for every refused request would bury the real errors. Such answers are logged at INFO instead (logger
+    prakerja.overload); every other answer is left to Django's own logging."""
+    if isinstance(exc, Overloaded):
+        shedding.info("shed: 503 with Retry-After %s", exc.retry_after)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # Django's own flag (log_response)
     return response
 
 

@@ -8,6 +8,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from prakerja.core.api import logged_as_shed
 from prakerja.core.errors import NotAuthenticated, PrakerjaError
 
 
@@ -27,4 +28,4 @@ class ErrorPageMiddleware:
         response = render(request, template, {"error": exc}, status=exc.status)
         for name, value in exc.headers().items():
             response[name] = value
-        return response
+        return logged_as_shed(exc, response)
