@@ -72,6 +72,25 @@ def test_registration_stores_the_person_once_with_decision_consent_and_populatio
     assert Applicant.objects.count() == 1
 
 
+def test_a_batch_of_registrations_keeps_each_ones_own_source_and_person() -> None:
+    """Pages and the API share batches: each applicant of a batch is stored with its own channel."""
+    from prakerja.registry.services import _registration_read, _registrations_write
+
+    other = {**PROFILE, "nik": "3276014501990011", "full_name": "Dewi Lestari"}
+    batch = [
+        _registration_read(user=_verified(), data=PROFILE, consents=CONSENTS, source="web"),
+        _registration_read(
+            user=_verified("dewi@example.org", "081234500003"), data=other, consents=CONSENTS, source="api"
+        ),
+    ]
+    written = _registrations_write(batch)
+    assert all(isinstance(a, Applicant) for a in written)
+    stored = {a.nik: a for a in Applicant.objects.all()}
+    assert {nik: a.source for nik, a in stored.items()} == {NIK: "web", "3276014501990011": "api"}
+    assert [stored[NIK].pk, stored["3276014501990011"].pk] == [a.pk for a in written]
+    assert stored["3276014501990011"].full_name == "Dewi Lestari"
+
+
 def test_registration_needs_verified_contacts_and_both_consents() -> None:
     user = participant_signup(email="a@example.org", phone="081234500004", password="a-good-long-pass-1")
     with pytest.raises(ContactsNotVerified):

@@ -1074,9 +1074,11 @@ def _registrations_insert_postgres(
         now=now,
     )
     columns = [*_COLUMNS, "user_id"]  # with the pseudonym each applicant already has
+    imported = [list(column) for column in zip(*rows, strict=True)]
+    imported[_IMPORTED.index("source")] = [r.source for _a, r, _d in new]  # pages and the API share batches
     arrays = [
         [a.pseudonym for a, _r, _d in new],
-        *(list(column) for column in zip(*rows, strict=True)),
+        *imported,
         [r.user.pk for _a, r, _d in new],
         [r.answer.status for _a, r, _d in new],
         [r.answer.citizen for _a, r, _d in new],
