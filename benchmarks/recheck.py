@@ -534,7 +534,7 @@ def run(scenario: Scenario, url: str, reuse: bool, plans: int | None) -> None:
             (services, "applicants_recheck", "  applicants_recheck (those under an older rule set)"),
         ),
         sql_watch,
-        "rest: storing the entries, reading the whole list back for its digest, audit, commit",
+        "rest: storing the entries, the list's digest, audit, commit",
     )
     t_extend_recheck = _last_recheck_seconds
     extend_list = ExclusionList.objects.get(kind="former_recipient", source="prakerja")

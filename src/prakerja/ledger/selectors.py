@@ -5,9 +5,11 @@ from collections.abc import Callable
 from django.db.models import Count, F, Sum
 
 from prakerja.ledger.models import Account, JournalEntry
+from prakerja.registry.selectors import registry_check
 
-# Later apps add the invariants of their own books (a subsidiary ledger against its control account).
-CHECKS: list[Callable[[], list[str]]] = []
+# Later apps add the invariants of their own books (a subsidiary ledger against its control account); the
+# registry, an earlier app, has its links checked here too.
+CHECKS: list[Callable[[], list[str]]] = [registry_check]
 
 
 def check_register(check: Callable[[], list[str]]) -> Callable[[], list[str]]:

@@ -6,7 +6,7 @@ import secrets
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -154,7 +154,7 @@ def applicants_import(
     """
     ruleset = ruleset_ensure()
     known = names_above_villages()
-    villages = dict(Region.objects.filter(level=Level.VILLAGE).values_list("code", "rural"))
+    villages = set(Region.objects.filter(level=Level.VILLAGE).values_list("code", flat=True))
     today = timezone.localdate()
     first_line: dict[str, int] = {}
     decided: dict[tuple[date, frozenset[str]], int] = {}
@@ -211,7 +211,7 @@ def _read_batch(
     first_line: dict[str, int],
     on_error: ErrorSink,
     known: Container[str],
-    villages: Mapping[str, bool | None],
+    villages: Container[str],
     today: date,
 ) -> list[tuple[str, rules.Profile]]:
     """The well-formed rows of a batch, each first seen in the file; the others go to `on_error`, in the
