@@ -178,7 +178,9 @@ def applicants_import(
         for batch in _chunks(rows, BATCH):
             profiles = _read_batch(batch, result, first_line, on_error, known, villages, today)
             masks = _decisions(profiles, ruleset.params, today, decided)
-            table_rows, stamp = _rows_of(profiles, masks=masks, ruleset=ruleset, source=source)
+            table_rows, stamp = _rows_of(
+                profiles, masks=masks, ruleset=ruleset, sources=[source] * len(profiles)
+            )
             copy_in = _copy_in(table_rows) if connection.vendor == "postgresql" and table_rows else None
             write = partial(_write_counted, table_rows, stamp, len(batch), ruleset, actor, copy_in)
             if pending is not None:
@@ -265,13 +267,13 @@ def _rows_of(
     *,
     masks: Sequence[int],
     ruleset: RuleSet,
-    source: str,
+    sources: Sequence[str],
     citizens: Sequence[bool | None] | None = None,
     now: Any = None,
 ) -> tuple[list[tuple[Any, ...]], Any]:
     """The table rows (`_IMPORTED`: all columns but the pseudonym) of profiles decided with these
-    failing-rule masks, encrypted, with their blind indexes; and their time stamp. Citizens unless the
-    population registry said otherwise."""
+    failing-rule masks, each with its own channel (source), encrypted, with their blind indexes; and their
+    time stamp. Citizens unless the population registry said otherwise."""
     now = now or timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     # NIK and KK always, phone and e-mail when given: in this order, row after row.
@@ -279,8 +281,8 @@ def _rows_of(
     kk_blind = kk_indexes([p.kk for _, p in profiles])
     ruleset_id = ruleset.pk
     rows = []
-    for (index, p), mask, kk_blind_index, citizen in zip(
-        profiles, masks, kk_blind, citizens or [True] * len(profiles), strict=True
+    for (index, p), mask, kk_blind_index, source, citizen in zip(
+        profiles, masks, kk_blind, sources, citizens or [True] * len(profiles), strict=True
     ):
         nik, kk = next(sealed), next(sealed)
         phone = next(sealed) if p.phone else ""
@@ -1069,16 +1071,14 @@ def _registrations_insert_postgres(
         [(a.nik_index, r.profile) for a, r, _d in new],
         masks=[d.mask for _a, _r, d in new],
         ruleset=ruleset,
-        source=new[0][1].source,
+        sources=[r.source for _a, r, _d in new],  # pages and the API share batches
         citizens=[r.answer.citizen for _a, r, _d in new],
         now=now,
     )
     columns = [*_COLUMNS, "user_id"]  # with the pseudonym each applicant already has
-    imported = [list(column) for column in zip(*rows, strict=True)]
-    imported[_IMPORTED.index("source")] = [r.source for _a, r, _d in new]  # pages and the API share batches
     arrays = [
         [a.pseudonym for a, _r, _d in new],
-        *imported,
+        *(list(column) for column in zip(*rows, strict=True)),
         [r.user.pk for _a, r, _d in new],
         [r.answer.status for _a, r, _d in new],
         [r.answer.citizen for _a, r, _d in new],
