@@ -41,6 +41,7 @@ CHUNK = 1_000_000  # applicants generated and copied at a time
 STUDENT_EVERY = 50  # every 50th applicant is on the student list (ineligible before the benchmark starts)
 WAIVED_EVERY = 1000  # every 1000th has the civil-servant rule waived on appeal
 SEED_TABLE, TOUCHED_TABLE = "bench_recheck_seed", "bench_recheck_touched"
+MAX_PER_KK = 2  # the rule set in force leaves the family limit at its default
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,20 @@ def seed(scenario: Scenario) -> dict[str, float]:
             _touched_arrays(listed_rows, extended_rows),
         )
         cursor.execute(f"ALTER TABLE {TOUCHED_TABLE} ADD PRIMARY KEY (id)")
+        # The families of the extended ones are re-checked with them (their recipients are counted): each
+        # member's `kin` is how many others on its family card are extended.
+        cursor.execute(
+            f"INSERT INTO {TOUCHED_TABLE} SELECT b.id, false, false, b.failing_rules, b.eligible, "  # noqa: S608
+            f"b.waived_rules, b.ruleset_id, b.decided_at FROM {table} b WHERE b.kk_index IN "
+            f"(SELECT a.kk_index FROM {TOUCHED_TABLE} t JOIN {table} a ON a.id = t.id WHERE t.extended) "
+            f"AND NOT EXISTS (SELECT 1 FROM {TOUCHED_TABLE} u WHERE u.id = b.id)"
+        )
+        cursor.execute(f"ALTER TABLE {TOUCHED_TABLE} ADD COLUMN kin integer")
+        cursor.execute(
+            f"UPDATE {TOUCHED_TABLE} t SET kin = (SELECT count(*) FROM {table} a "  # noqa: S608
+            f"JOIN {table} b ON b.kk_index = a.kk_index AND b.id <> a.id "
+            f"JOIN {TOUCHED_TABLE} u ON u.id = b.id AND u.extended WHERE a.id = t.id)"
+        )
         cursor.execute(f"CREATE TABLE {SEED_TABLE} (key text PRIMARY KEY, value text NOT NULL)")
         cursor.execute(
             f"INSERT INTO {SEED_TABLE} VALUES ('scenario', %s), ('current', %s), ('older', %s), "  # noqa: S608
@@ -327,14 +342,15 @@ def invariants(step: str, *, cs_active: bool, extended_done: bool, marks: dict[s
 
     from prakerja.registry import rules
 
-    bits = {k: rules.RULE_BIT[k] for k in ("student", "civil_servant", "former_recipient")}
+    bits = {k: rules.RULE_BIT[k] for k in ("student", "civil_servant", "former_recipient", "kk_limit")}
     expected = (
         f"(CASE WHEN a.id %% {STUDENT_EVERY} = 7 THEN {bits['student']} ELSE 0 END"
         f" | CASE WHEN {cs_active} AND t.listed AND a.waived_rules & {bits['civil_servant']} = 0 "
         f"THEN {bits['civil_servant']} ELSE 0 END"
-        f" | CASE WHEN {extended_done} AND t.extended THEN {bits['former_recipient']} ELSE 0 END)"
+        f" | CASE WHEN {extended_done} AND t.extended THEN {bits['former_recipient']} ELSE 0 END"
+        f" | CASE WHEN {extended_done} AND t.kin >= {MAX_PER_KK} THEN {bits['kk_limit']} ELSE 0 END)"
     )
-    rechecked = f"(t.listed OR ({extended_done} AND t.extended))"
+    rechecked = f"(t.listed OR ({extended_done} AND (t.extended OR t.kin > 0)))"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FILTER (WHERE a.failing_rules <> {expected}), "  # noqa: S608
@@ -474,12 +490,19 @@ def run(scenario: Scenario, url: str, reuse: bool, plans: int | None) -> None:
         cursor.execute(
             f"SELECT count(*) FILTER (WHERE listed AND NOT (waived_rules & %s <> 0 AND ruleset_id = %s)), "  # noqa: S608
             "count(*) FILTER (WHERE listed AND waived_rules & %s = 0), "
-            "count(*) FILTER (WHERE extended AND (listed OR ruleset_id = %s)) "
+            "count(*) FILTER (WHERE extended AND (listed OR ruleset_id = %s)), "
+            "count(*) FILTER (WHERE extended OR kin > 0), "
+            # The extended gain the former-recipient rule, the third of a family the family limit; the
+            # others of the families are decided again in full if an older rule set decided them.
+            f"count(*) FILTER (WHERE extended OR kin >= {MAX_PER_KK} OR (kin > 0 AND NOT listed "
+            "AND ruleset_id <> %s)), "
+            f"count(*) FILTER (WHERE kin >= {MAX_PER_KK} AND NOT extended) "
             f"FROM {TOUCHED_TABLE}",
-            [cs, current, cs, current],
+            [cs, current, cs, current, current],
         )
-        upload_changes, remove_changes, extend_current = cursor.fetchone()
-    extend_changes = scenario.extended  # each gains the former-recipient rule
+        upload_changes, remove_changes, extend_current, extend_checks, extend_changes, limited = (
+            cursor.fetchone()
+        )
 
     sql_watch = (
         (QuerySet, "bulk_create", model_label("all: bulk_create")),
@@ -539,8 +562,8 @@ def run(scenario: Scenario, url: str, reuse: bool, plans: int | None) -> None:
     t_extend_recheck = _last_recheck_seconds
     extend_list = ExclusionList.objects.get(kind="former_recipient", source="prakerja")
     checks += [
-        ("b: applicants re-checked", f"{extend.checked:,}", f"{scenario.extended:,}",
-         extend.checked == scenario.extended),
+        ("b: applicants re-checked (the extended and their families)", f"{extend.checked:,}",
+         f"{extend_checks:,}", extend.checked == extend_checks),
         ("b: decisions changed", f"{extend.changed:,}", f"{extend_changes:,}",
          extend.changed == extend_changes),
         ("b: audit entries of the re-check", f"{audit_entries(f'list:{extend_list.pk}'):,}", ">= 1",
@@ -597,6 +620,8 @@ def run(scenario: Scenario, url: str, reuse: bool, plans: int | None) -> None:
         "statement (history rows have no database-level foreign keys: registry_check verifies them). "
         f"{scenario.stale_percent} % of the applicants were last decided under the previous rule set "
         f"(decided again in full when re-checked); {extend_current:,} of the extended ones were not. "
+        f"Extending the former-recipient list re-checks the families of the extended too: {limited:,} of "
+        "them now have two recipients on their family card (the ceiling does not do this part). "
         f"{chain:,} audit entries written. A CHECKPOINT (untimed) before each timed step. "
         f"Server: {server_settings()}. Code measured: {version}"
     )

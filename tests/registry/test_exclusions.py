@@ -247,12 +247,13 @@ def test_an_extended_list_s_digest_is_that_of_all_its_entries_sorted(niks) -> No
     from prakerja.registry.services import exclusion_list_extend
 
     indexes = [nik_index(n) for n in niks[:9]]
-    first = exclusion_list_extend(kind="former_recipient", source="test", indexes=indexes[3:7], actor="test")
-    listed = ExclusionList.objects.get(kind="former_recipient")
+    # A blacklist: extending a list of former recipients re-checks their families too (tested below).
+    first = exclusion_list_extend(kind="blacklist", source="test", indexes=indexes[3:7], actor="test")
+    listed = ExclusionList.objects.get(kind="blacklist")
     assert (listed.entries_count, listed.digest) == (4, rows_digest(sorted(indexes[3:7])))
     assert first.checked == first.changed == 4
     # The same day again: the list grows, with some already on it; on PostgreSQL the server digests it.
-    again = exclusion_list_extend(kind="former_recipient", source="test", indexes=indexes[:5], actor="test")
+    again = exclusion_list_extend(kind="blacklist", source="test", indexes=indexes[:5], actor="test")
     listed.refresh_from_db()
     assert (listed.entries_count, listed.digest) == (7, rows_digest(sorted(indexes[:7])))
     assert again.checked == 5 and again.changed == 3
@@ -264,7 +265,7 @@ def test_an_extended_list_s_digest_is_that_of_all_its_entries_sorted(niks) -> No
     # An entry that is no blind index (only hexadecimal ones are digested by the server) is still digested
     # the way rows_digest does it.
     ExclusionEntry.objects.create(exclusion_list=listed, nik_index="not-a-blind-index")
-    exclusion_list_extend(kind="former_recipient", source="test", indexes=indexes[7:9], actor="test")
+    exclusion_list_extend(kind="blacklist", source="test", indexes=indexes[7:9], actor="test")
     listed.refresh_from_db()
     assert listed.digest == rows_digest(sorted([*indexes, "not-a-blind-index"]))
     assert listed.entries_count == 10

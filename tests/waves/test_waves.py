@@ -2,6 +2,7 @@
 
 import importlib
 import json
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -222,7 +223,6 @@ def test_expired_cards_are_revoked_and_the_places_go_down_the_waiting_list(appli
 
 def test_the_waiting_list_carries_over_to_the_next_wave(applicants) -> None:
     first = _drawn(applicants)
-    waiting = Entry.objects.filter(wave=first, status=EntryStatus.ENTERED).count()
     now = timezone.now()
     second = _wave(
         2, opens_at=first.closes_at + timedelta(hours=1), closes_at=first.closes_at + timedelta(days=5)
@@ -230,6 +230,13 @@ def test_the_waiting_list_carries_over_to_the_next_wave(applicants) -> None:
     with pytest.raises(Unannounced):  # wave 1's entrants hear their result first
         wave_open(wave=second, actor="test")
     wave_announce(wave=first, actor="test")
+    # Whose family received two cards is no longer eligible (the family limit) and is not carried over.
+    unselected = Entry.objects.filter(wave=first, status=EntryStatus.ENTERED).select_related("applicant")
+    cards_of = Counter(Card.objects.values_list("applicant__kk_index", flat=True))
+    left = [e.applicant for e in unselected if not e.applicant.eligible]
+    assert left and all([r.code for r in a.reasons] == ["kk_limit"] for a in left)
+    assert {a.pk for a in left} == {e.applicant.pk for e in unselected if cards_of[e.applicant.kk_index] >= 2}
+    waiting = len(unselected) - len(left)
     assert wave_open(wave=second, actor="test") == waiting > 0
     assert Entry.objects.filter(wave=first, status=EntryStatus.CARRIED_OVER).count() == waiting
     assert Entry.objects.filter(wave=second, carried_from__isnull=False).count() == waiting

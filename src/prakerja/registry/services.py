@@ -6,7 +6,7 @@ import secrets
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from psycopg.copy import Copy, FileWriter
@@ -47,7 +48,7 @@ from prakerja.registry.models import (
     RuleSet,
     Source,
 )
-from prakerja.registry.selectors import aptitude_bank, list_memberships, ruleset_current
+from prakerja.registry.selectors import aptitude_bank, family_recipients, list_memberships, ruleset_current
 
 BATCH = 5_000
 # Measured on 2 cores at a million applicants: 46 s with the default 5 ms, 39 s with 0.5 ms (0.2 ms: 38 s).
@@ -157,7 +158,8 @@ def applicants_import(
     villages = set(Region.objects.filter(level=Level.VILLAGE).values_list("code", flat=True))
     today = timezone.localdate()
     first_line: dict[str, int] = {}
-    decided: dict[tuple[date, frozenset[str]], int] = {}
+    decided: dict[tuple[date, frozenset[str], int], int] = {}
+    returning: set[str] = set()
     result = ImportResult()
     pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if pipelined else None
@@ -177,7 +179,7 @@ def applicants_import(
             sys.setswitchinterval(PIPELINED_SWITCH_SECONDS)
         for batch in _chunks(rows, BATCH):
             profiles = _read_batch(batch, result, first_line, on_error, known, villages, today)
-            masks = _decisions(profiles, ruleset.params, today, decided)
+            masks = _decisions(profiles, ruleset.params, today, decided, returning)
             table_rows, stamp = _rows_of(
                 profiles, masks=masks, ruleset=ruleset, sources=[source] * len(profiles)
             )
@@ -192,6 +194,8 @@ def applicants_import(
                 pending = writer.submit(write)
         if pending is not None:
             settle(pending.result())
+            pending = None
+        _families_recheck(returning, cause="import", actor=actor)
     finally:
         if writer is not None:
             writer.submit(lambda: connection.close()).result()  # the writer thread's own connection
@@ -244,22 +248,35 @@ def _decisions(
     profiles: list[tuple[str, rules.Profile]],
     params: dict[str, Any],
     today: date,
-    decided: dict[tuple[date, frozenset[str]], int],
+    decided: dict[tuple[date, frozenset[str], int], int],
+    returning: set[str],
 ) -> list[int]:
-    """The failing-rules mask of each profile; each distinct combination of facts (birth date, lists) is
-    decided once by the pure rules and remembered in `decided` for the next batches."""
+    """The failing-rules mask of each profile; each distinct combination of facts (birth date, lists,
+    recipients in the family up to the limit) is decided once by the pure rules and remembered in `decided`
+    for the next batches. The family cards of former recipients go into `returning`."""
     memberships = list_memberships(index for index, _ in profiles)
+    kin = family_recipients(_family_pairs(profiles))
+    limit = params["max_per_kk"]
     none: frozenset[str] = frozenset()
     masks = []
     for index, p in profiles:
-        facts = (p.birth_date, memberships.get(index, none))
+        facts = (p.birth_date, memberships.get(index, none), min(kin.get(index, 0), limit))
+        if "former_recipient" in facts[1]:
+            returning.add(kk_index(p.kk))
         mask = decided.get(facts)
         if mask is None:
             mask = decided[facts] = rules.decide(
-                rules.Facts(birth_date=facts[0], lists=facts[1]), params=params, today=today
+                rules.Facts(birth_date=facts[0], lists=facts[1], kk_recipients=facts[2]),
+                params=params,
+                today=today,
             ).mask
         masks.append(mask)
     return masks
+
+
+def _family_pairs(profiles: Sequence[tuple[str, rules.Profile]]) -> Iterator[tuple[str, str]]:
+    """(NIK blind index, KK blind index) of each profile; the KK's computed only once read."""
+    yield from zip([index for index, _ in profiles], kk_indexes([p.kk for _, p in profiles]), strict=True)
 
 
 def _rows_of(
@@ -430,7 +447,7 @@ def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> Rec
     if connection.vendor == "postgresql":  # set-based: see _decide_in_full
         with transaction.atomic(), connection.cursor() as cursor:
             _indexes_copy(cursor, "recheck_only", indexes)
-            _current, older = _targets_fill(cursor, listed="recheck_only", current=None)
+            _current, older = _targets_fill(cursor, listed="recheck_only", ruleset=ruleset, current=False)
             if not older:
                 return RecheckResult()
             return _decide_in_full(cursor, ruleset=ruleset, checked=older, cause=cause, actor=actor)
@@ -444,6 +461,7 @@ def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> Rec
             Applicant.objects.filter(nik_index__in=chunk).only(
                 "id",
                 "nik_index",
+                "kk_index",
                 "birth_date",
                 "citizen",
                 "eligible",
@@ -453,12 +471,14 @@ def applicants_recheck(*, indexes: Iterable[str], cause: str, actor: Any) -> Rec
             )
         )
         memberships = list_memberships(a.nik_index for a in applicants)
+        kin = family_recipients((a.nik_index, a.kk_index) for a in applicants)
         changed = []
         for applicant in applicants:
             facts = rules.Facts(
                 birth_date=applicant.birth_date,
                 citizen=applicant.citizen,
                 lists=memberships.get(applicant.nik_index, frozenset()),
+                kk_recipients=kin.get(applicant.nik_index, 0),
                 waived=applicant.waived_rules,
             )
             mask = rules.decide(facts, params=ruleset.params, today=today).mask
@@ -673,30 +693,41 @@ def _indexes_copy(cursor: Any, table: str, indexes: Iterable[str]) -> None:
     cursor.execute(f"ANALYZE {table}")
 
 
-def _targets_fill(cursor: Any, *, listed: str, current: RuleSet | None) -> tuple[int, int]:
+def _targets_fill(cursor: Any, *, listed: str, ruleset: RuleSet, current: bool) -> tuple[int, int]:
     """The applicants whose blind index is in the temporary table `listed`, into the temporary table
     `recheck_target` with what deciding them reads (PostgreSQL): birth date, citizenship (-1 unknown), rules
-    waived on appeal, the rule bits of every active list they are on (`kinds`), and `current` when they were
-    decided under the rule set `current`, so that only their list rules can have changed. In table order,
-    so that the updates after it visit the rows in that order; how many are current, and how many not."""
+    waived on appeal, the rule bits of every active list they are on (`kinds`), how many others on their
+    family card received the programme (`kin`, counted up to the rule set's limit), and, if `current`,
+    whether they were decided under `ruleset`, so that only their list and family rules can have changed.
+    In table order, so that the updates after it visit the rows in that order; how many are current, and
+    how many not."""
     applicant, entry, listing = (m._meta.db_table for m in (Applicant, ExclusionEntry, ExclusionList))
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS recheck_target (id bigint PRIMARY KEY, current boolean NOT NULL, "
-        "birth_date date NOT NULL, citizen smallint NOT NULL, waived bigint NOT NULL, kinds bigint NOT NULL) "
-        "ON COMMIT DELETE ROWS"
+        "birth_date date NOT NULL, citizen smallint NOT NULL, waived bigint NOT NULL, kinds bigint NOT NULL, "
+        "kin smallint NOT NULL) ON COMMIT DELETE ROWS"
     )
     cursor.execute("TRUNCATE recheck_target")
     cases = " ".join(f"WHEN '{k}' THEN {rules.RULE_BIT[k]}" for k in rules.LIST_RULES)
-    is_current = "a.ruleset_id = %s" if current else "false"
+    former = list(
+        ExclusionList.objects.filter(active=True, kind=ListKind.FORMER_RECIPIENT).values_list("pk", flat=True)
+    )
+    kin = (
+        f"LEAST((SELECT count(*) FROM {applicant} b WHERE b.kk_index = a.kk_index "  # noqa: S608
+        f"AND b.nik_index <> a.nik_index AND EXISTS (SELECT 1 FROM {entry} f WHERE f.nik_index = b.nik_index "
+        "AND f.exclusion_list_id = ANY(%s))), %s)"
+        if former
+        else "0"
+    )
     cursor.execute(
-        f"INSERT INTO recheck_target SELECT a.id, {is_current}, a.birth_date, "  # noqa: S608
-        "COALESCE(a.citizen::int, -1), a.waived_rules, COALESCE(k.kinds, 0) "
+        f"INSERT INTO recheck_target SELECT a.id, {'a.ruleset_id = %s' if current else 'false'}, "  # noqa: S608
+        f"a.birth_date, COALESCE(a.citizen::int, -1), a.waived_rules, COALESCE(k.kinds, 0), {kin} "
         f"FROM (SELECT DISTINCT nik_index FROM {listed}) x JOIN {applicant} a ON a.nik_index = x.nik_index "
         f"LEFT JOIN (SELECT e.nik_index, bit_or(CASE l.kind {cases} ELSE 0 END) AS kinds FROM {entry} e "
         f"JOIN {listing} l ON l.id = e.exclusion_list_id AND l.active "
         f"WHERE e.nik_index IN (SELECT nik_index FROM {listed}) GROUP BY e.nik_index) k "
         "ON k.nik_index = a.nik_index ORDER BY a.id",
-        [current.pk] if current else [],
+        [*([ruleset.pk] if current else []), *([former, ruleset.params["max_per_kk"]] if former else [])],
     )
     cursor.execute("ANALYZE recheck_target")
     cursor.execute(
@@ -744,7 +775,9 @@ def _decide_in_full(cursor: Any, *, ruleset: RuleSet, checked: int, cause: str, 
     each distinct combination is decided once by `rules.decide`, and one statement writes the changed
     decisions and their history.
     """
-    cursor.execute("SELECT DISTINCT birth_date, citizen, waived, kinds FROM recheck_target WHERE NOT current")
+    cursor.execute(
+        "SELECT DISTINCT birth_date, citizen, waived, kinds, kin FROM recheck_target WHERE NOT current"
+    )
     combinations = cursor.fetchall()
     today, now = timezone.localdate(), timezone.now()
     masks = [
@@ -753,12 +786,13 @@ def _decide_in_full(cursor: Any, *, ruleset: RuleSet, checked: int, cause: str, 
                 birth_date=born,
                 citizen=None if citizen < 0 else bool(citizen),
                 lists=frozenset(k for k in rules.LIST_RULES if kinds & rules.RULE_BIT[k]),
+                kk_recipients=kin,
                 waived=waived,
             ),
             params=ruleset.params,
             today=today,
         ).mask
-        for born, citizen, waived, kinds in combinations
+        for born, citizen, waived, kinds, kin in combinations
     ]
     columns = [list(column) for column in zip(*combinations, strict=True)]
     applicant = Applicant._meta.db_table
@@ -766,8 +800,8 @@ def _decide_in_full(cursor: Any, *, ruleset: RuleSet, checked: int, cause: str, 
         cursor,
         f"UPDATE {applicant} a SET failing_rules = d.mask, eligible = (d.mask = 0), ruleset_id = %s, "  # noqa: S608
         "decided_at = %s FROM recheck_target t JOIN unnest(%s::date[], %s::smallint[], %s::bigint[], "
-        "%s::bigint[], %s::bigint[]) AS d(birth_date, citizen, waived, kinds, mask) "
-        "USING (birth_date, citizen, waived, kinds) "
+        "%s::bigint[], %s::smallint[], %s::bigint[]) AS d(birth_date, citizen, waived, kinds, kin, mask) "
+        "USING (birth_date, citizen, waived, kinds, kin) "
         "WHERE a.id = t.id AND NOT t.current AND (a.failing_rules <> d.mask OR a.ruleset_id <> %s) "
         "RETURNING a.id, a.failing_rules, a.eligible",
         [ruleset.pk, now, *columns, masks, ruleset.pk],
@@ -779,86 +813,47 @@ def _decide_in_full(cursor: Any, *, ruleset: RuleSet, checked: int, cause: str, 
     return RecheckResult(checked=checked, changed=len(changed))
 
 
+def _families_recheck(families: Collection[str], *, cause: str, actor: Any) -> None:
+    """Decide again for the applicants on these family cards (KK blind indexes) once someone on them who
+    received the programme before has registered: the family's recipients were counted without them."""
+    if families:
+        on_cards = Applicant.objects.filter(kk_index__in=list(families))
+        applicants_recheck(indexes=on_cards.values_list("nik_index", flat=True), cause=cause, actor=actor)
+
+
 def _recheck_lists(
     *, list_ids: list[int], cause: str, actor: Any, only: Sequence[str] | None = None
 ) -> RecheckResult:
-    """Decide again for everyone on these lists (or just `only` of them), when only list memberships changed.
-
-    For an applicant decided under the current rule set only the list rules can have changed, so the new
-    mask is the old one without its list bits, plus the bits of the active lists the NIK is on (less any
-    rule waived on appeal). Applicants decided under an older rule set are decided again in full.
-    """
+    """Decide again for everyone on these lists (or just `only` of them), when only list memberships changed;
+    for a list of former recipients, for their families too (their recipients were counted)."""
     if connection.vendor == "postgresql":
         return _recheck_lists_postgres(list_ids=list_ids, cause=cause, actor=actor, only=only)
-    ruleset = ruleset_ensure()
-    kinds = [k for k in rules.LIST_RULES if k in ruleset.params["excluded_lists"]]
-    list_bits = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES)
-    applicant, entry, listing = (m._meta.db_table for m in (Applicant, ExclusionEntry, ExclusionList))
-    bit_of_kind = " ".join(f"WHEN '{k}' THEN {rules.RULE_BIT[k]}" for k in kinds) or "WHEN '' THEN 0"
-    marks = ", ".join(["%s"] * len(list_ids))
-    affected = f"SELECT nik_index FROM {entry} WHERE exclusion_list_id IN ({marks})"  # noqa: S608
-    affected_params: list[Any] = list(list_ids)
+    listed = ExclusionEntry.objects.filter(exclusion_list_id__in=list_ids)
     if only is not None:  # just these people on the lists, e.g. those just added
-        affected += f" AND nik_index IN ({', '.join(['%s'] * len(only))})"
-        affected_params += list(only)
-    now = timezone.now()
-    stamp = connection.ops.adapt_datetimefield_value(now)
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {applicant} SET failing_rules = new.mask, eligible = (new.mask = 0), decided_at = %s "  # noqa: S608
-            "FROM (SELECT a.id, ((a.failing_rules & ~%s) | "
-            f"(COALESCE(SUM(DISTINCT CASE l.kind {bit_of_kind} END), 0) & ~a.waived_rules)) AS mask "
-            f"FROM {applicant} a "
-            f"LEFT JOIN {entry} e ON e.nik_index = a.nik_index "
-            f"LEFT JOIN {listing} l ON l.id = e.exclusion_list_id AND l.active "
-            f"WHERE a.ruleset_id = %s AND a.nik_index IN ({affected}) "
-            f"GROUP BY a.id, a.failing_rules, a.waived_rules) AS new "
-            f"WHERE {applicant}.id = new.id AND {applicant}.failing_rules <> new.mask "
-            f"RETURNING {applicant}.id, {applicant}.failing_rules",
-            [stamp, list_bits, ruleset.pk, *affected_params],
-        )
-        changed = cursor.fetchall()
-        cursor.execute(
-            f"SELECT count(*) FROM {applicant} WHERE ruleset_id = %s AND nik_index IN ({affected})",  # noqa: S608
-            [ruleset.pk, *affected_params],
-        )
-        checked = cursor.fetchone()[0]
-        cursor.execute(
-            f"SELECT nik_index FROM {applicant} WHERE ruleset_id <> %s AND nik_index IN ({affected})",  # noqa: S608
-            [ruleset.pk, *affected_params],
-        )
-        older_rules = [row[0] for row in cursor.fetchall()]
-        for start in range(0, len(changed), BATCH):
-            EligibilityDecision.objects.bulk_create(
-                EligibilityDecision(
-                    applicant_id=pk,
-                    ruleset=ruleset,
-                    eligible=mask == 0,
-                    failing_rules=mask,
-                    decided_at=now,
-                    cause=cause,
-                )
-                for pk, mask in changed[start : start + BATCH]
-            )
-        _recheck_audit(actor=actor, cause=cause, checked=checked, changed=sorted(pk for pk, _ in changed))
-        full = (
-            applicants_recheck(indexes=older_rules, cause=cause, actor=actor)
-            if older_rules
-            else RecheckResult()
-        )
-    return RecheckResult(checked=checked + full.checked, changed=len(changed) + full.changed)
+        listed = listed.filter(nik_index__in=only)
+    affected: QuerySet[Any, Any] = listed.values("nik_index")
+    if _families_affected(list_ids):
+        families = Applicant.objects.filter(nik_index__in=affected).values("kk_index")
+        affected = Applicant.objects.filter(kk_index__in=families).values("nik_index")
+    return applicants_recheck(indexes=affected.values_list("nik_index", flat=True), cause=cause, actor=actor)
+
+
+def _families_affected(list_ids: list[int]) -> bool:
+    """Whether changing these lists changes how many of a family received the programme."""
+    return ExclusionList.objects.filter(pk__in=list_ids, kind=ListKind.FORMER_RECIPIENT).exists()
 
 
 def _recheck_lists_postgres(
     *, list_ids: list[int], cause: str, actor: Any, only: Sequence[str] | None
 ) -> RecheckResult:
-    """`_recheck_lists` on PostgreSQL: who is on the lists, gathered once into temporary tables (each
-    analysed, so the planner knows how many the lists name: entries just stored are not in the statistics
-    yet); the list rules of those decided under the current rule set redone by one statement that also
-    writes their history; the others decided again in full."""
+    """`_recheck_lists` on PostgreSQL: who is on the lists (and their families), gathered once into temporary
+    tables (each analysed, so the planner knows how many the lists name: entries just stored are not in the
+    statistics yet); the list and family rules of those decided under the current rule set redone by one
+    statement that also writes their history; the others decided again in full."""
     ruleset = ruleset_ensure()
     excluded = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES if k in ruleset.params["excluded_lists"])
     list_bits = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES)
+    kk_bit, limit = rules.RULE_BIT["kk_limit"], int(ruleset.params["max_per_kk"])
     applicant, entry = Applicant._meta.db_table, ExclusionEntry._meta.db_table
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
@@ -877,10 +872,20 @@ def _recheck_lists_postgres(
                 "AND e.exclusion_list_id = ANY(%s))",
                 [list(list_ids)],
             )
+        if _families_affected(list_ids):
+            cursor.execute(
+                f"INSERT INTO recheck_listed (nik_index) SELECT b.nik_index FROM {applicant} b "  # noqa: S608
+                f"WHERE b.kk_index IN (SELECT a.kk_index FROM recheck_listed x JOIN {applicant} a "
+                "ON a.nik_index = x.nik_index)"
+            )
         cursor.execute("ANALYZE recheck_listed")
-        checked, older = _targets_fill(cursor, listed="recheck_listed", current=ruleset)
-        # The rules other than the lists' are kept as the row has them when it is written.
-        mask = f"((a.failing_rules & ~{list_bits}) | (t.kinds & {excluded} & ~a.waived_rules))"
+        checked, older = _targets_fill(cursor, listed="recheck_listed", ruleset=ruleset, current=True)
+        # The rules other than the lists' and the family's are kept as the row has them when it is written.
+        family = f"CASE WHEN t.kin >= {limit} THEN {kk_bit} ELSE 0 END"
+        mask = (
+            f"((a.failing_rules & ~{list_bits | kk_bit}) | (((t.kinds & {excluded}) | {family}) "
+            "& ~a.waived_rules))"
+        )
         changed = _changed_recorded(
             cursor,
             f"UPDATE {applicant} a SET failing_rules = {mask}, eligible = ({mask} = 0), decided_at = %s "  # noqa: S608
@@ -996,12 +1001,17 @@ def _registrations_write(registrations: list[_Registration]) -> list[Applicant |
     again one registration at a time."""
     ruleset, today = ruleset_ensure(), timezone.localdate()
     indexes = nik_indexes([r.profile.nik for r in registrations])
+    families = kk_indexes([r.profile.kk for r in registrations])
     memberships = list_memberships(indexes)
+    kin = family_recipients(zip(indexes, families, strict=True))
     none: frozenset[str] = frozenset()
     decisions = [
         rules.decide(
             rules.Facts(
-                birth_date=r.profile.birth_date, citizen=r.answer.citizen, lists=memberships.get(i, none)
+                birth_date=r.profile.birth_date,
+                citizen=r.answer.citizen,
+                lists=memberships.get(i, none),
+                kk_recipients=kin.get(i, 0),
             ),
             params=ruleset.params,
             today=today,
@@ -1010,12 +1020,16 @@ def _registrations_write(registrations: list[_Registration]) -> list[Applicant |
     ]
     now = timezone.now()
     new = [
-        (_applicant_of(r, index=i, decision=d, ruleset=ruleset, now=now), r, d)
-        for r, i, d in zip(registrations, indexes, decisions, strict=True)
+        (_applicant_of(r, index=i, family=f, decision=d, ruleset=ruleset, now=now), r, d)
+        for r, i, f, d in zip(registrations, indexes, families, decisions, strict=True)
     ]
+    returning = {
+        f for i, f in zip(indexes, families, strict=True) if "former_recipient" in memberships.get(i, none)
+    }
     try:
         with transaction.atomic():
             _registrations_store(new, ruleset=ruleset, now=now)
+            _families_recheck(returning, cause="registration", actor="system")
     except IntegrityError:
         if len(registrations) > 1:
             raise
@@ -1113,7 +1127,13 @@ def _registrations_insert_postgres(
 
 
 def _applicant_of(
-    registration: _Registration, *, index: str, decision: rules.Decision, ruleset: RuleSet, now: Any
+    registration: _Registration,
+    *,
+    index: str,
+    family: str,
+    decision: rules.Decision,
+    ruleset: RuleSet,
+    now: Any,
 ) -> Applicant:
     p = registration.profile
     return Applicant(
@@ -1121,7 +1141,7 @@ def _applicant_of(
         nik=p.nik,
         nik_index=index,
         kk=p.kk,
-        kk_index=kk_index(p.kk),
+        kk_index=family,
         full_name=p.full_name,
         birth_date=p.birth_date,
         sex=p.sex,
