@@ -166,11 +166,13 @@ def seed(scenario: Scenario) -> dict[str, float]:
             f"(SELECT a.kk_index FROM {TOUCHED_TABLE} t JOIN {table} a ON a.id = t.id WHERE t.extended) "
             f"AND NOT EXISTS (SELECT 1 FROM {TOUCHED_TABLE} u WHERE u.id = b.id)"
         )
-        cursor.execute(f"ALTER TABLE {TOUCHED_TABLE} ADD COLUMN kin integer")
+        cursor.execute(f"ALTER TABLE {TOUCHED_TABLE} ADD COLUMN kin integer NOT NULL DEFAULT 0")
+        cursor.execute(f"ANALYZE {TOUCHED_TABLE}")
         cursor.execute(
-            f"UPDATE {TOUCHED_TABLE} t SET kin = (SELECT count(*) FROM {table} a "  # noqa: S608
+            f"UPDATE {TOUCHED_TABLE} t SET kin = k.n FROM (SELECT a.id, count(*) AS n "  # noqa: S608
+            f"FROM {TOUCHED_TABLE} x JOIN {table} a ON a.id = x.id "
             f"JOIN {table} b ON b.kk_index = a.kk_index AND b.id <> a.id "
-            f"JOIN {TOUCHED_TABLE} u ON u.id = b.id AND u.extended WHERE a.id = t.id)"
+            f"JOIN {TOUCHED_TABLE} u ON u.id = b.id AND u.extended GROUP BY a.id) k WHERE k.id = t.id"
         )
         cursor.execute(f"CREATE TABLE {SEED_TABLE} (key text PRIMARY KEY, value text NOT NULL)")
         cursor.execute(

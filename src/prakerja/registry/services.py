@@ -712,13 +712,18 @@ def _targets_fill(cursor: Any, *, listed: str, ruleset: RuleSet, current: bool) 
     former = list(
         ExclusionList.objects.filter(active=True, kind=ListKind.FORMER_RECIPIENT).values_list("pk", flat=True)
     )
-    kin = (
-        f"LEAST((SELECT count(*) FROM {applicant} b WHERE b.kk_index = a.kk_index "  # noqa: S608
-        f"AND b.nik_index <> a.nik_index AND EXISTS (SELECT 1 FROM {entry} f WHERE f.nik_index = b.nik_index "
-        "AND f.exclusion_list_id = ANY(%s))), %s)"
-        if former
-        else "0"
-    )
+    params: list[Any] = [ruleset.pk] if current else []
+    kin, family = "0", ""
+    if former:  # recipients on the family card: the others on it on an active former-recipient list
+        kin = f"LEAST(COALESCE(r.n, 0), {int(ruleset.params['max_per_kk'])})"
+        family = (
+            f"LEFT JOIN (SELECT m.id, count(*) AS n FROM (SELECT DISTINCT nik_index FROM {listed}) y "  # noqa: S608
+            f"JOIN {applicant} m ON m.nik_index = y.nik_index "
+            f"JOIN {applicant} b ON b.kk_index = m.kk_index AND b.nik_index <> m.nik_index "
+            f"WHERE EXISTS (SELECT 1 FROM {entry} f WHERE f.nik_index = b.nik_index "
+            "AND f.exclusion_list_id = ANY(%s)) GROUP BY m.id) r ON r.id = a.id "
+        )
+        params.append(former)
     cursor.execute(
         f"INSERT INTO recheck_target SELECT a.id, {'a.ruleset_id = %s' if current else 'false'}, "  # noqa: S608
         f"a.birth_date, COALESCE(a.citizen::int, -1), a.waived_rules, COALESCE(k.kinds, 0), {kin} "
@@ -726,8 +731,8 @@ def _targets_fill(cursor: Any, *, listed: str, ruleset: RuleSet, current: bool) 
         f"LEFT JOIN (SELECT e.nik_index, bit_or(CASE l.kind {cases} ELSE 0 END) AS kinds FROM {entry} e "
         f"JOIN {listing} l ON l.id = e.exclusion_list_id AND l.active "
         f"WHERE e.nik_index IN (SELECT nik_index FROM {listed}) GROUP BY e.nik_index) k "
-        "ON k.nik_index = a.nik_index ORDER BY a.id",
-        [*([ruleset.pk] if current else []), *([former, ruleset.params["max_per_kk"]] if former else [])],
+        f"ON k.nik_index = a.nik_index {family}ORDER BY a.id",
+        params,
     )
     cursor.execute("ANALYZE recheck_target")
     cursor.execute(
