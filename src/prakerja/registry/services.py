@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from psycopg.copy import Copy, FileWriter
@@ -837,14 +837,32 @@ def _recheck_lists(
     if only is not None:  # just these people on the lists, e.g. those just added
         listed = listed.filter(nik_index__in=only)
     affected: QuerySet[Any, Any] = listed.values("nik_index")
-    if _families_affected(list_ids):
-        families = Applicant.objects.filter(nik_index__in=affected).values("kk_index")
-        affected = Applicant.objects.filter(kk_index__in=families).values("nik_index")
+    if _families_affected(list_ids):  # and the rest of their families that reach the limit
+        recipients = ExclusionEntry.objects.filter(
+            Q(exclusion_list__active=True) | Q(exclusion_list_id__in=list_ids),
+            exclusion_list__kind=ListKind.FORMER_RECIPIENT,
+            nik_index=OuterRef("nik_index"),
+        )
+        crowded = (
+            Applicant.objects.filter(
+                Exists(recipients),
+                kk_index__in=Applicant.objects.filter(nik_index__in=affected).values("kk_index"),
+            )
+            .values("kk_index")
+            .annotate(n=Count("id"))
+            .filter(n__gte=ruleset_ensure().params["max_per_kk"])
+            .values("kk_index")
+        )
+        affected = Applicant.objects.filter(Q(nik_index__in=affected) | Q(kk_index__in=crowded)).values(
+            "nik_index"
+        )
     return applicants_recheck(indexes=affected.values_list("nik_index", flat=True), cause=cause, actor=actor)
 
 
 def _families_affected(list_ids: list[int]) -> bool:
-    """Whether changing these lists changes how many of a family received the programme."""
+    """Whether changing these lists changes how many of a family received the programme. Then the rest of
+    the families of those on them are re-checked too, where the family has as many recipients as the limit,
+    the changed lists counted as active (in no other family can a member's family rule change)."""
     return ExclusionList.objects.filter(pk__in=list_ids, kind=ListKind.FORMER_RECIPIENT).exists()
 
 
@@ -859,7 +877,7 @@ def _recheck_lists_postgres(
     excluded = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES if k in ruleset.params["excluded_lists"])
     list_bits = sum(rules.RULE_BIT[k] for k in rules.LIST_RULES)
     kk_bit, limit = rules.RULE_BIT["kk_limit"], int(ruleset.params["max_per_kk"])
-    applicant, entry = Applicant._meta.db_table, ExclusionEntry._meta.db_table
+    applicant, entry, listing = (m._meta.db_table for m in (Applicant, ExclusionEntry, ExclusionList))
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         _indexes_table(cursor, "recheck_listed")
@@ -877,11 +895,17 @@ def _recheck_lists_postgres(
                 "AND e.exclusion_list_id = ANY(%s))",
                 [list(list_ids)],
             )
-        if _families_affected(list_ids):
+        if _families_affected(list_ids):  # and the rest of their families that reach the limit
+            recipient = (
+                f"EXISTS (SELECT 1 FROM {entry} f JOIN {listing} l ON l.id = f.exclusion_list_id "  # noqa: S608
+                "WHERE f.nik_index = m.nik_index AND l.kind = %s AND (l.active OR l.id = ANY(%s)))"
+            )
             cursor.execute(
                 f"INSERT INTO recheck_listed (nik_index) SELECT b.nik_index FROM {applicant} b "  # noqa: S608
-                f"WHERE b.kk_index IN (SELECT a.kk_index FROM recheck_listed x JOIN {applicant} a "
-                "ON a.nik_index = x.nik_index)"
+                f"WHERE b.kk_index IN (SELECT m.kk_index FROM {applicant} m WHERE m.kk_index IN "
+                f"(SELECT a.kk_index FROM recheck_listed x JOIN {applicant} a ON a.nik_index = x.nik_index) "
+                f"AND {recipient} GROUP BY m.kk_index HAVING count(*) >= %s)",
+                [ListKind.FORMER_RECIPIENT.value, list(list_ids), limit],
             )
         cursor.execute("ANALYZE recheck_listed")
         checked, older = _targets_fill(cursor, listed="recheck_listed", ruleset=ruleset, current=True)
