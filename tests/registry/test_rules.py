@@ -101,3 +101,5 @@ def test_rules_command_makes_new_versions_and_keeps_what_is_not_given(capsys) ->
     assert shown["excluded_lists"] == ["blacklist", "student"]
     with pytest.raises(CommandError):
         call_command("rules", "new", "--min-age", "7")
+    with pytest.raises(CommandError, match="--max-per-kk must be at least 1"):
+        call_command("rules", "new", "--max-per-kk", "0")

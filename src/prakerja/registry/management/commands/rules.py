@@ -50,5 +50,7 @@ class Command(BaseCommand):
             params["max_age"] = None
         if params.get("min_age") is not None and not 15 <= params["min_age"] <= 100:
             raise CommandError("--min-age must be between 15 and 100.")
+        if params.get("max_per_kk") is not None and params["max_per_kk"] < 1:
+            raise CommandError("--max-per-kk must be at least 1.")
         ruleset = ruleset_create(params=params, note=options["note"], actor="system:cli")
         self.stdout.write(f"Rule set v{ruleset.version} is now current: {json.dumps(ruleset.params)}")
