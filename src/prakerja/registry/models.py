@@ -193,10 +193,18 @@ class ExclusionEntry(models.Model):
         ExclusionList, on_delete=models.CASCADE, related_name="entries", db_index=False
     )
     nik_index = models.CharField(max_length=64, db_index=True)
+    # On a list of former recipients, the blind index of the person's family card (KK) once they are a
+    # registered applicant (NULL until then, left out of the index): the family limit counts by it.
+    kk_index = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["exclusion_list", "nik_index"], name="one_entry_per_list")
+        ]
+        indexes = [
+            models.Index(
+                fields=["kk_index"], name="exclusion_entry_kk", condition=models.Q(kk_index__isnull=False)
+            )
         ]
 
     def __str__(self) -> str:

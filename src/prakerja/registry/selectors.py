@@ -48,18 +48,17 @@ def list_memberships(indexes: Iterable[str]) -> dict[str, frozenset[str]]:
 
 def family_recipients(people: Iterable[tuple[str, str]]) -> dict[str, int]:
     """For (NIK blind index, KK blind index) pairs, how many others on each person's family card (KK) have
-    received the programme: registered applicants on an active former-recipient list. By NIK blind index;
-    people with none are left out. The pairs are not read when no such list is active."""
+    received the programme: registered applicants on an active former-recipient list (whose entries there
+    carry their family card). By NIK blind index; people with none are left out. The pairs are not read
+    when no such list is active."""
     former = ExclusionList.objects.filter(active=True, kind=ListKind.FORMER_RECIPIENT)
     if not former.exists():
         return {}
     people = list(people)
-    received = ExclusionEntry.objects.filter(nik_index=OuterRef("nik_index"), exclusion_list__in=former)
     recipients: dict[str, set[str]] = defaultdict(set)
-    for kk, nik in Applicant.objects.filter(
-        Exists(received), kk_index__in={kk for _, kk in people}
-    ).values_list("kk_index", "nik_index"):
-        recipients[kk].add(nik)
+    on_cards = ExclusionEntry.objects.filter(exclusion_list__in=former, kk_index__in={kk for _, kk in people})
+    for kk, nik in on_cards.values_list("kk_index", "nik_index"):
+        recipients[str(kk)].add(nik)
     counts = {nik: len(recipients[kk] - {nik}) for nik, kk in people if kk in recipients}
     return {nik: n for nik, n in counts.items() if n}
 

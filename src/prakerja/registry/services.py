@@ -6,7 +6,7 @@ import secrets
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Container, Iterable, Iterator, Sequence
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from psycopg.copy import Copy, FileWriter
@@ -159,7 +159,7 @@ def applicants_import(
     today = timezone.localdate()
     first_line: dict[str, int] = {}
     decided: dict[tuple[date, frozenset[str], int], int] = {}
-    returning: set[str] = set()
+    returning: dict[str, str] = {}
     result = ImportResult()
     pipelined = connection.vendor == "postgresql" and not connection.in_atomic_block
     writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if pipelined else None
@@ -249,11 +249,11 @@ def _decisions(
     params: dict[str, Any],
     today: date,
     decided: dict[tuple[date, frozenset[str], int], int],
-    returning: set[str],
+    returning: dict[str, str],
 ) -> list[int]:
     """The failing-rules mask of each profile; each distinct combination of facts (birth date, lists,
     recipients in the family up to the limit) is decided once by the pure rules and remembered in `decided`
-    for the next batches. The family cards of former recipients go into `returning`."""
+    for the next batches. Former recipients go into `returning`, with their family cards."""
     memberships = list_memberships(index for index, _ in profiles)
     kin = family_recipients(_family_pairs(profiles))
     limit = params["max_per_kk"]
@@ -262,7 +262,7 @@ def _decisions(
     for index, p in profiles:
         facts = (p.birth_date, memberships.get(index, none), min(kin.get(index, 0), limit))
         if "former_recipient" in facts[1]:
-            returning.add(kk_index(p.kk))
+            returning[index] = kk_index(p.kk)
         mask = decided.get(facts)
         if mask is None:
             mask = decided[facts] = rules.decide(
@@ -651,28 +651,37 @@ def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
 
 def _entries_store(exclusion_list: ExclusionList, indexes: Sequence[str], *, new_list: bool = True) -> None:
     """Put blind indexes on a list: by COPY on PostgreSQL (through a staging table, skipping those already
-    on it, when the list is not new), in batches elsewhere."""
+    on it, when the list is not new or is of former recipients), in batches elsewhere. An entry on a list of
+    former recipients carries the family card of the applicant with that NIK, if registered."""
+    families = exclusion_list.kind == ListKind.FORMER_RECIPIENT
     if connection.vendor != "postgresql":
         for start in range(0, len(indexes), BATCH):
+            chunk = indexes[start : start + BATCH]
+            registered = (
+                Applicant.objects.filter(nik_index__in=chunk) if families else Applicant.objects.none()
+            )
+            kk = dict(registered.values_list("nik_index", "kk_index"))
             ExclusionEntry.objects.bulk_create(
                 (
-                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i)
-                    for i in indexes[start : start + BATCH]
+                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i, kk_index=kk.get(i))
+                    for i in chunk
                 ),
                 ignore_conflicts=not new_list,
             )
         return
-    entry = ExclusionEntry._meta.db_table
+    entry, applicant = ExclusionEntry._meta.db_table, Applicant._meta.db_table
     with connection.cursor() as cursor:
-        if new_list:
+        if new_list and not families:
             with cursor.cursor.copy(f"COPY {entry} (exclusion_list_id, nik_index) FROM STDIN") as copy:
                 for index in indexes:
                     copy.write_row((exclusion_list.pk, index))
             return
         _indexes_copy(cursor, "entry_stage", indexes)
+        card = f"(SELECT kk_index FROM {applicant} a WHERE a.nik_index = s.nik_index)"  # noqa: S608
+        card = card if families else "NULL"
         cursor.execute(
-            f"INSERT INTO {entry} (exclusion_list_id, nik_index) SELECT %s, nik_index FROM entry_stage "  # noqa: S608
-            "ORDER BY nik_index ON CONFLICT DO NOTHING",
+            f"INSERT INTO {entry} (exclusion_list_id, nik_index, kk_index) SELECT %s, s.nik_index, {card} "  # noqa: S608
+            "FROM entry_stage s ORDER BY s.nik_index ON CONFLICT DO NOTHING",
             [exclusion_list.pk],
         )
 
@@ -713,15 +722,12 @@ def _targets_fill(cursor: Any, *, listed: str, ruleset: RuleSet, current: bool) 
         ExclusionList.objects.filter(active=True, kind=ListKind.FORMER_RECIPIENT).values_list("pk", flat=True)
     )
     params: list[Any] = [ruleset.pk] if current else []
-    kin, family = "0", ""
+    kin = "0"
     if former:  # recipients on the family card: the others on it on an active former-recipient list
-        kin = f"LEAST(COALESCE(r.n, 0), {int(ruleset.params['max_per_kk'])})"
-        family = (
-            f"LEFT JOIN (SELECT m.id, count(*) AS n FROM (SELECT DISTINCT nik_index FROM {listed}) y "  # noqa: S608
-            f"JOIN {applicant} m ON m.nik_index = y.nik_index "
-            f"JOIN {applicant} b ON b.kk_index = m.kk_index AND b.nik_index <> m.nik_index "
-            f"WHERE EXISTS (SELECT 1 FROM {entry} f WHERE f.nik_index = b.nik_index "
-            "AND f.exclusion_list_id = ANY(%s)) GROUP BY m.id) r ON r.id = a.id "
+        kin = (
+            f"LEAST((SELECT count(DISTINCT f.nik_index) FROM {entry} f WHERE f.kk_index = a.kk_index "  # noqa: S608
+            "AND f.nik_index <> a.nik_index AND f.exclusion_list_id = ANY(%s)), "
+            f"{int(ruleset.params['max_per_kk'])})"
         )
         params.append(former)
     cursor.execute(
@@ -731,7 +737,7 @@ def _targets_fill(cursor: Any, *, listed: str, ruleset: RuleSet, current: bool) 
         f"LEFT JOIN (SELECT e.nik_index, bit_or(CASE l.kind {cases} ELSE 0 END) AS kinds FROM {entry} e "
         f"JOIN {listing} l ON l.id = e.exclusion_list_id AND l.active "
         f"WHERE e.nik_index IN (SELECT nik_index FROM {listed}) GROUP BY e.nik_index) k "
-        f"ON k.nik_index = a.nik_index {family}ORDER BY a.id",
+        "ON k.nik_index = a.nik_index ORDER BY a.id",
         params,
     )
     cursor.execute("ANALYZE recheck_target")
@@ -818,11 +824,23 @@ def _decide_in_full(cursor: Any, *, ruleset: RuleSet, checked: int, cause: str, 
     return RecheckResult(checked=checked, changed=len(changed))
 
 
-def _families_recheck(families: Collection[str], *, cause: str, actor: Any) -> None:
-    """Decide again for the applicants on these family cards (KK blind indexes) once someone on them who
-    received the programme before has registered: the family's recipients were counted without them."""
-    if families:
-        on_cards = Applicant.objects.filter(kk_index__in=list(families))
+def _families_recheck(returning: Mapping[str, str], *, cause: str, actor: Any) -> None:
+    """Once people who received the programme before have registered (NIK blind index: KK blind index): their
+    entries on lists of former recipients get their family cards, and their families are decided again (the
+    families' recipients were counted without them)."""
+    pending = list(returning.items())
+    for start in range(0, len(pending), BATCH):
+        chunk = dict(pending[start : start + BATCH])
+        entries = list(
+            ExclusionEntry.objects.filter(
+                nik_index__in=chunk, kk_index__isnull=True, exclusion_list__kind=ListKind.FORMER_RECIPIENT
+            ).only("id", "nik_index")
+        )
+        for entry in entries:
+            entry.kk_index = chunk[entry.nik_index]
+        ExclusionEntry.objects.bulk_update(entries, ["kk_index"], batch_size=BATCH)
+    if returning:
+        on_cards = Applicant.objects.filter(kk_index__in=set(returning.values()))
         applicants_recheck(indexes=on_cards.values_list("nik_index", flat=True), cause=cause, actor=actor)
 
 
@@ -838,18 +856,14 @@ def _recheck_lists(
         listed = listed.filter(nik_index__in=only)
     affected: QuerySet[Any, Any] = listed.values("nik_index")
     if _families_affected(list_ids):  # and the rest of their families that reach the limit
-        recipients = ExclusionEntry.objects.filter(
-            Q(exclusion_list__active=True) | Q(exclusion_list_id__in=list_ids),
-            exclusion_list__kind=ListKind.FORMER_RECIPIENT,
-            nik_index=OuterRef("nik_index"),
-        )
         crowded = (
-            Applicant.objects.filter(
-                Exists(recipients),
-                kk_index__in=Applicant.objects.filter(nik_index__in=affected).values("kk_index"),
+            ExclusionEntry.objects.filter(
+                Q(exclusion_list__active=True) | Q(exclusion_list_id__in=list_ids),
+                exclusion_list__kind=ListKind.FORMER_RECIPIENT,
+                kk_index__in=listed.filter(kk_index__isnull=False).values("kk_index"),
             )
             .values("kk_index")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("nik_index", distinct=True))
             .filter(n__gte=ruleset_ensure().params["max_per_kk"])
             .values("kk_index")
         )
@@ -896,16 +910,14 @@ def _recheck_lists_postgres(
                 [list(list_ids)],
             )
         if _families_affected(list_ids):  # and the rest of their families that reach the limit
-            recipient = (
-                f"EXISTS (SELECT 1 FROM {entry} f JOIN {listing} l ON l.id = f.exclusion_list_id "  # noqa: S608
-                "WHERE f.nik_index = m.nik_index AND l.kind = %s AND (l.active OR l.id = ANY(%s)))"
-            )
             cursor.execute(
                 f"INSERT INTO recheck_listed (nik_index) SELECT b.nik_index FROM {applicant} b "  # noqa: S608
-                f"WHERE b.kk_index IN (SELECT m.kk_index FROM {applicant} m WHERE m.kk_index IN "
-                f"(SELECT a.kk_index FROM recheck_listed x JOIN {applicant} a ON a.nik_index = x.nik_index) "
-                f"AND {recipient} GROUP BY m.kk_index HAVING count(*) >= %s)",
-                [ListKind.FORMER_RECIPIENT.value, list(list_ids), limit],
+                f"WHERE b.kk_index IN (SELECT f.kk_index FROM {entry} f JOIN {listing} l "
+                "ON l.id = f.exclusion_list_id AND l.kind = %s AND (l.active OR l.id = ANY(%s)) "
+                f"WHERE f.kk_index IN (SELECT e.kk_index FROM {entry} e WHERE e.exclusion_list_id = ANY(%s) "
+                "AND e.nik_index IN (SELECT nik_index FROM recheck_listed)) "
+                "GROUP BY f.kk_index HAVING count(DISTINCT f.nik_index) >= %s)",
+                [ListKind.FORMER_RECIPIENT.value, list(list_ids), list(list_ids), limit],
             )
         cursor.execute("ANALYZE recheck_listed")
         checked, older = _targets_fill(cursor, listed="recheck_listed", ruleset=ruleset, current=True)
@@ -1053,7 +1065,7 @@ def _registrations_write(registrations: list[_Registration]) -> list[Applicant |
         for r, i, f, d in zip(registrations, indexes, families, decisions, strict=True)
     ]
     returning = {
-        f for i, f in zip(indexes, families, strict=True) if "former_recipient" in memberships.get(i, none)
+        i: f for i, f in zip(indexes, families, strict=True) if "former_recipient" in memberships.get(i, none)
     }
     try:
         with transaction.atomic():
