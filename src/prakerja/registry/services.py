@@ -714,32 +714,36 @@ def _targets_fill(cursor: Any, *, listed: str, ruleset: RuleSet, current: bool) 
     cursor.execute(
         "CREATE TEMP TABLE IF NOT EXISTS recheck_target (id bigint PRIMARY KEY, current boolean NOT NULL, "
         "birth_date date NOT NULL, citizen smallint NOT NULL, waived bigint NOT NULL, kinds bigint NOT NULL, "
-        "kin smallint NOT NULL) ON COMMIT DELETE ROWS"
+        "kk_index varchar(64) NOT NULL, kin smallint NOT NULL DEFAULT 0) ON COMMIT DELETE ROWS"
     )
     cursor.execute("TRUNCATE recheck_target")
     cases = " ".join(f"WHEN '{k}' THEN {rules.RULE_BIT[k]}" for k in rules.LIST_RULES)
-    former = list(
-        ExclusionList.objects.filter(active=True, kind=ListKind.FORMER_RECIPIENT).values_list("pk", flat=True)
-    )
-    params: list[Any] = [ruleset.pk] if current else []
-    kin = "0"
-    if former:  # recipients on the family card: the others on it on an active former-recipient list
-        kin = (
-            f"LEAST((SELECT count(DISTINCT f.nik_index) FROM {entry} f WHERE f.kk_index = a.kk_index "  # noqa: S608
-            "AND f.nik_index <> a.nik_index AND f.exclusion_list_id = ANY(%s)), "
-            f"{int(ruleset.params['max_per_kk'])})"
-        )
-        params.append(former)
     cursor.execute(
-        f"INSERT INTO recheck_target SELECT a.id, {'a.ruleset_id = %s' if current else 'false'}, "  # noqa: S608
-        f"a.birth_date, COALESCE(a.citizen::int, -1), a.waived_rules, COALESCE(k.kinds, 0), {kin} "
+        "INSERT INTO recheck_target (id, current, birth_date, citizen, waived, kinds, kk_index) "  # noqa: S608
+        f"SELECT a.id, {'a.ruleset_id = %s' if current else 'false'}, a.birth_date, "
+        "COALESCE(a.citizen::int, -1), a.waived_rules, COALESCE(k.kinds, 0), a.kk_index "
         f"FROM (SELECT DISTINCT nik_index FROM {listed}) x JOIN {applicant} a ON a.nik_index = x.nik_index "
         f"LEFT JOIN (SELECT e.nik_index, bit_or(CASE l.kind {cases} ELSE 0 END) AS kinds FROM {entry} e "
         f"JOIN {listing} l ON l.id = e.exclusion_list_id AND l.active "
         f"WHERE e.nik_index IN (SELECT nik_index FROM {listed}) GROUP BY e.nik_index) k "
         "ON k.nik_index = a.nik_index ORDER BY a.id",
-        params,
+        [ruleset.pk] if current else [],
     )
+    former = list(
+        ExclusionList.objects.filter(active=True, kind=ListKind.FORMER_RECIPIENT).values_list("pk", flat=True)
+    )
+    if former:
+        # The recipients of each family card once (a registered person's entries there carry their card),
+        # less the person themself if they are one.
+        cursor.execute(
+            "UPDATE recheck_target t "  # noqa: S608
+            "SET kin = LEAST(r.n - CASE WHEN t.kinds & %s <> 0 THEN 1 ELSE 0 END, %s) "
+            "FROM (SELECT f.kk_index, count(DISTINCT f.nik_index) AS n "
+            "FROM (SELECT DISTINCT kk_index FROM recheck_target) c "
+            f"JOIN {entry} f ON f.kk_index = c.kk_index WHERE f.exclusion_list_id = ANY(%s) "
+            "GROUP BY f.kk_index) r WHERE r.kk_index = t.kk_index",
+            [rules.RULE_BIT["former_recipient"], int(ruleset.params["max_per_kk"]), former],
+        )
     cursor.execute("ANALYZE recheck_target")
     cursor.execute(
         "SELECT count(*) FILTER (WHERE current), count(*) FILTER (WHERE NOT current) FROM recheck_target"
@@ -909,17 +913,28 @@ def _recheck_lists_postgres(
                 "AND e.exclusion_list_id = ANY(%s))",
                 [list(list_ids)],
             )
+        cursor.execute("ANALYZE recheck_listed")
         if _families_affected(list_ids):  # and the rest of their families that reach the limit
             cursor.execute(
-                f"INSERT INTO recheck_listed (nik_index) SELECT b.nik_index FROM {applicant} b "  # noqa: S608
-                f"WHERE b.kk_index IN (SELECT f.kk_index FROM {entry} f JOIN {listing} l "
-                "ON l.id = f.exclusion_list_id AND l.kind = %s AND (l.active OR l.id = ANY(%s)) "
-                f"WHERE f.kk_index IN (SELECT e.kk_index FROM {entry} e WHERE e.exclusion_list_id = ANY(%s) "
-                "AND e.nik_index IN (SELECT nik_index FROM recheck_listed)) "
-                "GROUP BY f.kk_index HAVING count(DISTINCT f.nik_index) >= %s)",
-                [ListKind.FORMER_RECIPIENT.value, list(list_ids), list(list_ids), limit],
+                "CREATE TEMP TABLE IF NOT EXISTS recheck_cards (kk_index varchar(64) PRIMARY KEY) "
+                "ON COMMIT DELETE ROWS"
             )
-        cursor.execute("ANALYZE recheck_listed")
+            cursor.execute("TRUNCATE recheck_cards")
+            cursor.execute(
+                "INSERT INTO recheck_cards SELECT f.kk_index FROM (SELECT DISTINCT e.kk_index "  # noqa: S608
+                f"FROM recheck_listed x JOIN {entry} e ON e.nik_index = x.nik_index "
+                "WHERE e.exclusion_list_id = ANY(%s) AND e.kk_index IS NOT NULL) c "
+                f"JOIN {entry} f ON f.kk_index = c.kk_index JOIN {listing} l ON l.id = f.exclusion_list_id "
+                "AND l.kind = %s AND (l.active OR l.id = ANY(%s)) "
+                "GROUP BY f.kk_index HAVING count(DISTINCT f.nik_index) >= %s",
+                [list(list_ids), ListKind.FORMER_RECIPIENT.value, list(list_ids), limit],
+            )
+            cursor.execute("ANALYZE recheck_cards")
+            cursor.execute(
+                "INSERT INTO recheck_listed (nik_index) SELECT b.nik_index FROM recheck_cards c "  # noqa: S608
+                f"JOIN {applicant} b ON b.kk_index = c.kk_index"
+            )
+            cursor.execute("ANALYZE recheck_listed")
         checked, older = _targets_fill(cursor, listed="recheck_listed", ruleset=ruleset, current=True)
         # The rules other than the lists' and the family's are kept as the row has them when it is written.
         family = f"CASE WHEN t.kin >= {limit} THEN {kk_bit} ELSE 0 END"
