@@ -485,9 +485,11 @@ def run(scenario: Scenario, url: str, reuse: bool, plans: int | None) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT id FROM {TOUCHED_TABLE} WHERE extended ORDER BY id")  # noqa: S608
         extended_ids = [row[0] for row in cursor.fetchall()]
-    extended = list(
-        Applicant.objects.filter(pk__in=extended_ids).values_list("nik_index", flat=True).iterator(10_000)
+    # As a wave's announcement has them: the card holders' NIK and family card blind indexes.
+    extended_cards = dict(
+        Applicant.objects.filter(pk__in=extended_ids).values_list("nik_index", "kk_index").iterator(10_000)
     )
+    extended = list(extended_cards)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*) FILTER (WHERE listed AND NOT (waived_rules & %s <> 0 AND ruleset_id = %s)), "  # noqa: S608
@@ -548,7 +550,7 @@ def run(scenario: Scenario, url: str, reuse: bool, plans: int | None) -> None:
     t_extend, extend = measured(
         f"b. exclusion_list_extend of the former-recipient list by {len(extended):,} applicants, by part",
         lambda: services.exclusion_list_extend(
-            kind="former_recipient", source="prakerja", indexes=extended, actor="bench"
+            kind="former_recipient", source="prakerja", indexes=extended, actor="bench", cards=extended_cards
         ),
         (
             (services, "_recheck_lists", "_recheck_lists: the re-check"),

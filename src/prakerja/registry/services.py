@@ -584,9 +584,12 @@ def exclusion_list_upload(
     return UploadResult(exclusion_list, len(indexes), rejected, recheck)
 
 
-def exclusion_list_extend(*, kind: str, source: str, indexes: Iterable[str], actor: Any) -> RecheckResult:
+def exclusion_list_extend(
+    *, kind: str, source: str, indexes: Iterable[str], actor: Any, cards: Mapping[str, str] | None = None
+) -> RecheckResult:
     """Add blind indexes to the programme's own list of a kind (one list per source and day), such as
-    the holders of revoked cards, and re-check them."""
+    the holders of revoked cards, and re-check them. `cards`: the family cards (KK blind index by NIK blind
+    index) of registered people among them, when the caller has them at hand; looked up otherwise."""
     if kind not in ListKind.values:
         raise InvalidListKind(kinds=", ".join(ListKind.values))
     ordered = sorted(set(indexes))
@@ -597,7 +600,7 @@ def exclusion_list_extend(*, kind: str, source: str, indexes: Iterable[str], act
         exclusion_list, created = ExclusionList.objects.select_for_update().get_or_create(
             kind=kind, source=source, as_of=timezone.localdate(), defaults={"digest": rows_digest([])}
         )
-        _entries_store(exclusion_list, ordered, new_list=created)
+        _entries_store(exclusion_list, ordered, new_list=created, cards=cards)
         # The list's digest is that of all its entries, sorted: those just added when the list is new.
         count, digest = (len(ordered), added) if created else _entries_digest(exclusion_list)
         exclusion_list.entries_count, exclusion_list.digest = count, digest
@@ -649,39 +652,49 @@ def exclusion_list_remove(*, list_id: int, actor: Any) -> RecheckResult:
         return _recheck_lists(list_ids=[list_id], cause=f"list_removed:{list_id}", actor=actor)
 
 
-def _entries_store(exclusion_list: ExclusionList, indexes: Sequence[str], *, new_list: bool = True) -> None:
+def _entries_store(
+    exclusion_list: ExclusionList,
+    indexes: Sequence[str],
+    *,
+    new_list: bool = True,
+    cards: Mapping[str, str] | None = None,
+) -> None:
     """Put blind indexes on a list: by COPY on PostgreSQL (through a staging table, skipping those already
-    on it, when the list is not new or is of former recipients), in batches elsewhere. An entry on a list of
-    former recipients carries the family card of the applicant with that NIK, if registered."""
+    on it, when the list is not new or family cards are to be looked up), in batches elsewhere. An entry on a
+    list of former recipients carries the family card of the applicant with that NIK, if registered: from
+    `cards` when given, else looked up."""
     families = exclusion_list.kind == ListKind.FORMER_RECIPIENT
+    if families and cards is None and connection.vendor != "postgresql":
+        cards = {}
+        for start in range(0, len(indexes), BATCH):
+            registered = Applicant.objects.filter(nik_index__in=indexes[start : start + BATCH])
+            cards.update(registered.values_list("nik_index", "kk_index"))
+    known: Mapping[str, str] = cards if families and cards else {}
     if connection.vendor != "postgresql":
         for start in range(0, len(indexes), BATCH):
-            chunk = indexes[start : start + BATCH]
-            registered = (
-                Applicant.objects.filter(nik_index__in=chunk) if families else Applicant.objects.none()
-            )
-            kk = dict(registered.values_list("nik_index", "kk_index"))
             ExclusionEntry.objects.bulk_create(
                 (
-                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i, kk_index=kk.get(i))
-                    for i in chunk
+                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i, kk_index=known.get(i))
+                    for i in indexes[start : start + BATCH]
                 ),
                 ignore_conflicts=not new_list,
             )
         return
     entry, applicant = ExclusionEntry._meta.db_table, Applicant._meta.db_table
     with connection.cursor() as cursor:
-        if new_list and not families:
-            with cursor.cursor.copy(f"COPY {entry} (exclusion_list_id, nik_index) FROM STDIN") as copy:
+        if new_list and (cards is not None or not families):
+            with cursor.cursor.copy(
+                f"COPY {entry} (exclusion_list_id, nik_index, kk_index) FROM STDIN"
+            ) as copy:
                 for index in indexes:
-                    copy.write_row((exclusion_list.pk, index))
+                    copy.write_row((exclusion_list.pk, index, known.get(index)))
             return
         _indexes_copy(cursor, "entry_stage", indexes)
         card = f"(SELECT kk_index FROM {applicant} a WHERE a.nik_index = s.nik_index)"  # noqa: S608
-        card = card if families else "NULL"
         cursor.execute(
-            f"INSERT INTO {entry} (exclusion_list_id, nik_index, kk_index) SELECT %s, s.nik_index, {card} "  # noqa: S608
-            "FROM entry_stage s ORDER BY s.nik_index ON CONFLICT DO NOTHING",
+            f"INSERT INTO {entry} (exclusion_list_id, nik_index, kk_index) "  # noqa: S608
+            f"SELECT %s, s.nik_index, {card if families else 'NULL'} FROM entry_stage s ORDER BY s.nik_index "
+            "ON CONFLICT DO NOTHING",
             [exclusion_list.pk],
         )
 

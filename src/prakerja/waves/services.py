@@ -592,11 +592,14 @@ def _issue_cards(
     balance = wave.scheme.training_balance
     Card.objects.bulk_create(cards, batch_size=BATCH)
     # Once in a lifetime: the registry now decides every card holder a former recipient.
+    holders = Applicant.objects.filter(pk__in=[a for _e, a in entries])
+    cards_of = dict(holders.values_list("nik_index", "kk_index"))
     exclusion_list_extend(
         kind="former_recipient",
         source="prakerja: card holders",
-        indexes=Applicant.objects.filter(pk__in=[a for _e, a in entries]).values_list("nik_index", flat=True),
+        indexes=cards_of,
         actor=actor,
+        cards=cards_of,
     )
     entry_post(
         postings=[(FUND_ACCOUNT, -balance * len(cards)), *((c.account_code, balance) for c in cards)],
