@@ -183,10 +183,10 @@ def kk_issue_date(value: str, *, today: date) -> date | None:
 
 
 def nik_carries(value: str, *, born: date, sex: str, today: date) -> bool:
-    """Whether a NIK of 16 digits says this birth date and sex, as `check_nik` reads them."""
-    return value == nik_digits(value[:6], born, sex, int(value[12:])) and born.year == _year(
-        born.year % 100, born.month, born.day, today
-    )
+    """Whether a NIK of 16 digits says this birth date and sex (L or P), as `check_nik` reads them."""
+    day, yy = born.day + (FEMALE_DAY_OFFSET if sex == "P" else 0), born.year % 100
+    says_born = int(value[6:12]) == day * 10000 + born.month * 100 + yy
+    return says_born and _year(yy, born.month, born.day, today) == born.year
 
 
 def nik_digits(district_code: str, born: date, sex: str, serial: int) -> str:
