@@ -26,7 +26,7 @@ def main() -> None:
         os.environ.update(
             DJANGO_SETTINGS_MODULE="prakerja.settings",
             PRAKERJA_WORK_DIR=name,
-            PRAKERJA_DATABASE_URL=fresh_database("prakerja_bench"),
+            PRAKERJA_DATABASE_URL=fresh_database(os.environ.get("PRAKERJA_BENCH_DB", "prakerja_bench")),
         )
         django.setup()
         from django.db import connection

@@ -148,18 +148,26 @@ def test_the_summary_counts_only_what_this_run_imported(people, capsys) -> None:
     reason="the binary COPY exists only on PostgreSQL (SQLite inserts batches): runs in the PostgreSQL pass",
 )
 def test_the_binary_copy_names_each_column_s_type() -> None:
-    """On PostgreSQL the staging table is filled by a binary COPY: each value travels as its column's type."""
-    from prakerja.registry.services import _COLUMNS, _COPY_TYPES
+    """On PostgreSQL applicants and their decisions are written by a binary COPY: each value travels as its
+    column's type."""
+    from prakerja.registry.services import _COLUMNS, _COPY_TYPES, _DECISION_COLUMNS, _DECISION_TYPES
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT attname, atttypid::regtype::text FROM pg_attribute "
-            "WHERE attrelid = 'registry_applicant'::regclass AND attnum > 0"
-        )
-        types = dict(cursor.fetchall())
+    def types_of(table: str) -> dict[str, str]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT attname, atttypid::regtype::text FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0",
+                [table],
+            )
+            return dict(cursor.fetchall())
+
     spelled = {"varchar": "character varying", "bool": "boolean", "int8": "bigint",
                "timestamptz": "timestamp with time zone"}  # fmt: skip
-    assert [spelled.get(t, t) for t in _COPY_TYPES] == [types[c] for c in _COLUMNS]
+    applicants, decisions = types_of("registry_applicant"), types_of("registry_eligibilitydecision")
+    assert [spelled.get(t, t) for t in _COPY_TYPES] == [applicants[c] for c in _COLUMNS]
+    assert [spelled.get(t, t) for t in _DECISION_TYPES] == [
+        decisions[c] for c in _DECISION_COLUMNS.split(", ")
+    ]
 
 
 def test_batch_helpers_give_what_the_one_value_helpers_give() -> None:

@@ -160,8 +160,7 @@ def check_kk(value: str, *, known_regions: Container[str], today: date) -> Check
     if shape:
         return Check(None, (shape,))
     problems = _region_problems(value, known_regions, "KK")
-    day, month = int(value[6:8]), int(value[8:10])
-    issued = _real_date(_year(int(value[10:12]), month, day, today), month, day)
+    issued = kk_issue_date(value, today=today)
     if issued is None:
         problems.append(
             Problem(
@@ -175,6 +174,19 @@ def check_kk(value: str, *, known_regions: Container[str], today: date) -> Check
         problems.append(serial)
     parsed = ParsedNumber(value, value[:2], value[:4], value[:6], issued, None, value[12:])
     return Check(parsed, tuple(problems))
+
+
+def kk_issue_date(value: str, *, today: date) -> date | None:
+    """The issue date in a KK of 16 digits; None when digits 7-12 are not a real date."""
+    day, month = int(value[6:8]), int(value[8:10])
+    return _real_date(_year(int(value[10:12]), month, day, today), month, day)
+
+
+def nik_carries(value: str, *, born: date, sex: str, today: date) -> bool:
+    """Whether a NIK of 16 digits says this birth date and sex (L or P), as `check_nik` reads them."""
+    day, yy = born.day + (FEMALE_DAY_OFFSET if sex == "P" else 0), born.year % 100
+    says_born = int(value[6:12]) == day * 10000 + born.month * 100 + yy
+    return says_born and _year(yy, born.month, born.day, today) == born.year
 
 
 def nik_digits(district_code: str, born: date, sex: str, serial: int) -> str:
