@@ -89,6 +89,15 @@ def test_the_whole_flow_over_http(cards, sell, clients) -> None:
     sale = bought.json()
     voucher = Purchase.objects.get(pk=sale["id"]).voucher_code
     assert voucher not in bought.content.decode()  # the voucher code is the participant's, not the platform's
+    # The platform asks in English; the card holder is written to in Indonesian.
+    link = OutboxMessage.objects.get(body__contains=f" {card.number[-4:]}.")
+    sold = OutboxMessage.objects.get(body__contains=voucher)
+    assert link.subject == "Tautkan kartu Prakerja Anda" and "berikan kode" in link.body
+    assert (
+        sold.subject == "Voucher Prakerja Anda"
+        and sold.body.startswith("Anda membeli")
+        and voucher in sold.body
+    )
     again = shop.post("/purchases", {"card_number": card.number, "training_id": training.pk}, key=key)
     assert again.status_code == 201 and again.json() == sale and again["Idempotent-Replayed"] == "true"
     assert Purchase.objects.count() == 1 and balance(card.account_code) == 700_000

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from prakerja.catalog.models import Listing, ListingStatus, Review, Session, Training, TrainingStatus
@@ -58,6 +58,9 @@ def escrow_account(shard: int) -> str:
 
 
 LINK_ATTEMPTS = 5
+# Card holders are written to in the pages' first language, not in whatever language the platform's API
+# call asked for (its answers and errors follow that one).
+PARTICIPANT_LANGUAGE = settings.LANGUAGE_CODE
 
 
 def payable_account(platform: Partner) -> str:
@@ -138,6 +141,7 @@ def _card(number: str) -> Card:
 
 
 def _tell(applicant: Any, subject: Any, body: str) -> None:
+    """A message to a card holder: composed by the caller in `PARTICIPANT_LANGUAGE`."""
     if applicant.email:
         notify(channel=Channel.EMAIL, recipient=applicant.email, subject=str(subject), body=body)
     elif applicant.phone:
@@ -166,16 +170,17 @@ def card_link_request(*, platform: Partner, card_number: str) -> CardLink:
         link.code_digest, link.attempts, link.requested_at = _digest(code), 0, now
         link.code_expires_at = now + timedelta(minutes=settings.PRAKERJA_LINK_CODE_MINUTES)
         link.save()
-        body = _(
-            "%(platform)s asks to use your Prakerja card ending %(last4)s. If that is you, give them "
-            "the code %(code)s (valid %(minutes)d minutes). If not, ignore this message."
-        ) % {
-            "platform": platform.name,
-            "last4": card.number[-4:],
-            "code": code,
-            "minutes": settings.PRAKERJA_LINK_CODE_MINUTES,
-        }
-        _tell(card.applicant, _("Link your Prakerja card"), body)
+        with translation.override(PARTICIPANT_LANGUAGE):
+            body = _(
+                "%(platform)s asks to use your Prakerja card ending %(last4)s. If that is you, give them "
+                "the code %(code)s (valid %(minutes)d minutes). If not, ignore this message."
+            ) % {
+                "platform": platform.name,
+                "last4": card.number[-4:],
+                "code": code,
+                "minutes": settings.PRAKERJA_LINK_CODE_MINUTES,
+            }
+            _tell(card.applicant, _("Link your Prakerja card"), body)
         audit_record(actor=f"partner:{platform.pk}", action="enrolment.link_requested", obj=link)
     return link
 
@@ -347,21 +352,22 @@ def _purchases_book(
         else {"entry": entry.pk, "purchases": len(purchases), "rows_digest": rows_digest(rows)},
     )
     messages = []
-    for purchase in purchases:
-        body = str(
-            _("You bought %(training)s on %(platform)s for %(price)s. Your voucher code: %(code)s.")
-            % {
-                "training": purchase.training.title_id,
-                "platform": platform.name,
-                "price": format_rupiah(purchase.price),
-                "code": purchase.voucher_code,
-            }
-        )
-        applicant = purchase.card.applicant
-        if applicant.email:
-            messages.append((Channel.EMAIL, applicant.email, str(_("Your Prakerja voucher")), body))
-        elif applicant.phone:
-            messages.append((Channel.SMS, applicant.phone, "", body))
+    with translation.override(PARTICIPANT_LANGUAGE):
+        for purchase in purchases:
+            body = str(
+                _("You bought %(training)s on %(platform)s for %(price)s. Your voucher code: %(code)s.")
+                % {
+                    "training": purchase.training.title_id,
+                    "platform": platform.name,
+                    "price": format_rupiah(purchase.price),
+                    "code": purchase.voucher_code,
+                }
+            )
+            applicant = purchase.card.applicant
+            if applicant.email:
+                messages.append((Channel.EMAIL, applicant.email, str(_("Your Prakerja voucher")), body))
+            elif applicant.phone:
+                messages.append((Channel.SMS, applicant.phone, "", body))
     notify_many(messages)
     webhook_enqueue_many(
         events=[

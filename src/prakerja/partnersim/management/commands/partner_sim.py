@@ -45,7 +45,8 @@ def outbox_code(card_number: str, kind: CodeKind) -> str:
 
     applicant = Card.objects.select_related("applicant").get(number=card_number).applicant
     addresses = {a for a in (applicant.email, applicant.phone) if a}
-    pattern = re.compile(rf"(?i:code|kode)\W+([A-Z2-9]{{{CODE_LENGTH[kind]}}})\b")
+    # "... berikan kode ABC234 ..." or "Kode voucher Anda: ..." (card holders are written to in Indonesian).
+    pattern = re.compile(rf"(?i:code|kode)\b[^.]*?\b([A-Z2-9]{{{CODE_LENGTH[kind]}}})\b")
     # Recipients are encrypted with a random nonce, so they cannot be filtered in SQL: scan the newest.
     for message in OutboxMessage.objects.order_by("-pk")[:500]:
         if message.recipient in addresses and (found := pattern.search(message.body)):
