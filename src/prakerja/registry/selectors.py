@@ -49,8 +49,7 @@ def list_memberships(indexes: Iterable[str]) -> dict[str, frozenset[str]]:
 def family_recipients(people: Iterable[tuple[str, str]]) -> dict[str, int]:
     """For (NIK blind index, KK blind index) pairs, how many others on each person's family card (KK) have
     received the programme: registered applicants on an active former-recipient list (whose entries there
-    carry their family card). By NIK blind index; people with none are left out. The pairs are not read
-    when no such list is active."""
+    carry their family card). By NIK blind index; people with none are left out."""
     former = ExclusionList.objects.filter(active=True, kind=ListKind.FORMER_RECIPIENT)
     if not former.exists():
         return {}

@@ -31,7 +31,7 @@ from prakerja.core.notifications import notify, notify_many
 from prakerja.core.overload import admission
 from prakerja.core.uploads import document_check
 from prakerja.identity.rules import Problem
-from prakerja.identity.selectors import kk_index, kk_indexes, nik_index, nik_indexes
+from prakerja.identity.selectors import kk_indexes, nik_index, nik_indexes
 from prakerja.regions.models import Level, Region
 from prakerja.regions.selectors import names_above_villages, village_codes
 from prakerja.registry import dukcapil, rules
@@ -189,9 +189,10 @@ def applicants_import(
             sys.setswitchinterval(PIPELINED_SWITCH_SECONDS)
         for batch in _chunks(rows, BATCH):
             profiles = _read_batch(batch, result, first_line, on_error, known, villages, today)
-            masks = _decisions(profiles, ruleset.params, today, decided, returning)
+            families = kk_indexes([p.kk for _, p in profiles])
+            masks = _decisions(profiles, families, ruleset.params, today, decided, returning)
             table_rows, stamp = _rows_of(
-                profiles, masks=masks, ruleset=ruleset, sources=[source] * len(profiles)
+                profiles, families=families, masks=masks, ruleset=ruleset, sources=[source] * len(profiles)
             )
             copy_in = _copy_in(table_rows) if connection.vendor == "postgresql" and table_rows else None
             write = partial(_write_counted, table_rows, stamp, len(batch), ruleset, actor, copy_in)
@@ -257,23 +258,26 @@ def _read_batch(
 
 def _decisions(
     profiles: list[tuple[str, rules.Profile]],
+    families: Sequence[str],
     params: dict[str, Any],
     today: date,
     decided: dict[tuple[date, frozenset[str], int], int],
     returning: dict[str, str],
 ) -> list[int]:
-    """The failing-rules mask of each profile; each distinct combination of facts (birth date, lists,
-    recipients in the family up to the limit) is decided once by the pure rules and remembered in `decided`
-    for the next batches. Former recipients go into `returning`, with their family cards."""
-    memberships = list_memberships(index for index, _ in profiles)
-    kin = family_recipients(_family_pairs(profiles))
+    """The failing-rules mask of each profile (with its family card's blind index); each distinct combination
+    of facts (birth date, lists, recipients in the family up to the limit) is decided once by the pure rules
+    and remembered in `decided` for the next batches. Former recipients go into `returning`, with their
+    family cards."""
+    indexes = [index for index, _ in profiles]
+    memberships = list_memberships(indexes)
+    kin = family_recipients(zip(indexes, families, strict=True))
     limit = params["max_per_kk"]
     none: frozenset[str] = frozenset()
     masks = []
-    for index, p in profiles:
+    for (index, p), family in zip(profiles, families, strict=True):
         facts = (p.birth_date, memberships.get(index, none), min(kin.get(index, 0), limit))
         if "former_recipient" in facts[1]:
-            returning[index] = kk_index(p.kk)
+            returning[index] = family
         mask = decided.get(facts)
         if mask is None:
             mask = decided[facts] = rules.decide(
@@ -285,14 +289,10 @@ def _decisions(
     return masks
 
 
-def _family_pairs(profiles: Sequence[tuple[str, rules.Profile]]) -> Iterator[tuple[str, str]]:
-    """(NIK blind index, KK blind index) of each profile; the KK's computed only once read."""
-    yield from zip([index for index, _ in profiles], kk_indexes([p.kk for _, p in profiles]), strict=True)
-
-
 def _rows_of(
     profiles: Sequence[tuple[str, rules.Profile]],
     *,
+    families: Sequence[str],
     masks: Sequence[int],
     ruleset: RuleSet,
     sources: Sequence[str],
@@ -300,17 +300,16 @@ def _rows_of(
     now: Any = None,
 ) -> tuple[list[tuple[Any, ...]], Any]:
     """The table rows (`_IMPORTED`: all columns but the pseudonym) of profiles decided with these
-    failing-rule masks, each with its own channel (source), encrypted, with their blind indexes; and their
-    time stamp. Citizens unless the population registry said otherwise."""
+    failing-rule masks, each with its own channel (source), encrypted, with their blind indexes (those of the
+    family cards given); and their time stamp. Citizens unless the population registry said otherwise."""
     now = now or timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)
     # NIK and KK always, phone and e-mail when given: in this order, row after row.
     sealed = iter(crypto.encrypt_many([v for _, p in profiles for v in (p.nik, p.kk, p.phone, p.email) if v]))
-    kk_blind = kk_indexes([p.kk for _, p in profiles])
     ruleset_id = ruleset.pk
     rows = []
     for (index, p), mask, kk_blind_index, source, citizen in zip(
-        profiles, masks, kk_blind, sources, citizens or [True] * len(profiles), strict=True
+        profiles, masks, families, sources, citizens or [True] * len(profiles), strict=True
     ):
         nik, kk = next(sealed), next(sealed)
         phone = next(sealed) if p.phone else ""
@@ -676,21 +675,18 @@ def _entries_store(
     list of former recipients carries the family card of the applicant with that NIK, if registered: from
     `cards` when given, else looked up."""
     families = exclusion_list.kind == ListKind.FORMER_RECIPIENT
-    if families and cards is None and connection.vendor != "postgresql":
-        cards = {}
-        for start in range(0, len(indexes), BATCH):
-            registered = Applicant.objects.filter(nik_index__in=indexes[start : start + BATCH])
-            cards.update(registered.values_list("nik_index", "kk_index"))
     known: Mapping[str, str] = cards if families and cards else {}
     if connection.vendor != "postgresql":
         for start in range(0, len(indexes), BATCH):
-            ExclusionEntry.objects.bulk_create(
-                (
-                    ExclusionEntry(exclusion_list=exclusion_list, nik_index=i, kk_index=known.get(i))
-                    for i in indexes[start : start + BATCH]
-                ),
-                ignore_conflicts=not new_list,
+            chunk = indexes[start : start + BATCH]
+            if families and cards is None:
+                registered = Applicant.objects.filter(nik_index__in=chunk)
+                known = dict(registered.values_list("nik_index", "kk_index"))
+            entries = (
+                ExclusionEntry(exclusion_list=exclusion_list, nik_index=i, kk_index=known.get(i))
+                for i in chunk
             )
+            ExclusionEntry.objects.bulk_create(entries, ignore_conflicts=not new_list)
         return
     entry, applicant = ExclusionEntry._meta.db_table, Applicant._meta.db_table
     with connection.cursor() as cursor:
@@ -1164,6 +1160,7 @@ def _registrations_insert_postgres(
     applicant's id."""
     rows, stamp = _rows_of(
         [(a.nik_index, r.profile) for a, r, _d in new],
+        families=[a.kk_index for a, _r, _d in new],
         masks=[d.mask for _a, _r, d in new],
         ruleset=ruleset,
         sources=[r.source for _a, r, _d in new],  # pages and the API share batches
