@@ -1,6 +1,7 @@
 """What every benchmark shares: timing, and the table that sets our figure beside the ceiling."""
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,12 +44,23 @@ def fresh_database(name: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
+def server_command(host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The project's WSGI server from this virtualenv, as production runs it (granian: HTTP in Rust)."""
+    return [
+        str(Path(sys.executable).with_name("granian")),
+        *("--interface", "wsgi", "--host", host, "--port", str(port)),
+        *("--workers", str(workers), "--blocking-threads", str(threads)),
+        *("--backlog", "2048", "--log-level", "warning"),
+        "prakerja.wsgi:application",
+    ]
+
+
 def cpu_seconds(server: int) -> dict[str, float]:
-    """CPU seconds used so far (Linux /proc): the machine busy in all, gunicorn, PostgreSQL, this script."""
+    """CPU seconds used so far (Linux /proc): the machine busy in all, the server, PostgreSQL, this script."""
     tick = os.sysconf("SC_CLK_TCK")
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4)) / tick  # all but idle and iowait
-    used = {"machine busy": busy, "gunicorn": 0.0, "postgres": 0.0}
+    used = {"machine busy": busy, "server": 0.0, "postgres": 0.0}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
@@ -58,7 +70,7 @@ def cpu_seconds(server: int) -> dict[str, float]:
         rest = text[text.rindex(")") + 2 :].split()
         seconds = (int(rest[11]) + int(rest[12])) / tick  # utime + stime
         if int(stat.parent.name) == server or int(rest[1]) == server:
-            used["gunicorn"] += seconds
+            used["server"] += seconds
         elif name.startswith("postgres"):
             # Plus the children it has reaped (cutime + cstime): the server's Django closes its connections
             # after CONN_MAX_AGE, and a closed session's backend takes its CPU time with it.

@@ -1,5 +1,5 @@
 """Partner purchases under load on PostgreSQL: a platform sells one training to an announced wave's card
-holders through POST /api/v1/partner/purchases on a real server (gunicorn) from concurrent keep-alive
+holders through POST /api/v1/partner/purchases on a real server (granian) from concurrent keep-alive
 clients on loopback, half of them trying to spend each balance twice; then the ledger's invariants, and
 the raw rate of the same ledger movements (plain SQL, and entry_post without HTTP) as the ceiling."""
 
@@ -12,7 +12,6 @@ import secrets
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,7 +28,7 @@ from typing import Any
 import psycopg
 from rich.table import Table
 
-from common import console, cpu_cores, cpu_seconds, report
+from common import console, cpu_cores, cpu_seconds, report, server_command
 from draw import SEED, build, code_version, fresh_postgres, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/prakerja_bench_purchases"
@@ -710,7 +709,7 @@ class Waits:
     def table(self) -> Table:
         table = Table(
             title=f"The server's database sessions during the load ({self.samples} pg_stat_activity samples)",
-            caption="average number of sessions in each state at any moment (gunicorn keeps one per thread)",
+            caption="average number of sessions in each state at any moment (one per server thread)",
         )
         table.add_column("state")
         table.add_column("sessions", justify="right")
@@ -733,18 +732,8 @@ def server_log(path: Path) -> None:
 
 
 def server_start(env: dict[str, str], workers: int, threads: int, log: Any) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(  # noqa: S603 - our own gunicorn from this virtualenv
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "prakerja.wsgi:application",
-            *("-b", f"{HOST}:{PORT}", "-w", str(workers), "-k", "gthread", "--threads", str(threads)),
-            # Keep-alive as long as a partner's connection pool would: a double-spender's idle connection
-            # waits for its twin's answer, which can take over gunicorn's default 2 s under this load.
-            *("--backlog", "2048", "--log-level", "warning", "--keep-alive", "30"),
-        ],
-        env=env,
-        stdout=log,
-        stderr=log,
+    server = subprocess.Popen(  # noqa: S603 - our own server from this virtualenv
+        server_command(HOST, PORT, workers, threads), env=env, stdout=log, stderr=log
     )
     health = f"GET /api/v1/health HTTP/1.1\r\nHost: {HOST}:{PORT}\r\nContent-Length: 0\r\n\r\n".encode()
     for _ in range(200):
@@ -754,14 +743,14 @@ def server_start(env: dict[str, str], workers: int, threads: int, log: Any) -> s
         except OSError:
             time.sleep(0.1)
     server.terminate()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit("the server did not start")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cards", type=int, default=20_000, help="card holders in the wave (default 20,000)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients, half double-spending")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
     parser.add_argument("--threads", type=int, default=8, help="threads per worker (default 8)")
     parser.add_argument(
         "--duration", type=float, default=120, help="stop sending after this many seconds (default 120)"
@@ -824,7 +813,7 @@ def main() -> None:
         profile = profile_of(shop, numbers[WARMUP : 2 * WARMUP])
         numbers = numbers[2 * WARMUP :]
         connections.close_all()
-        log_path = Path(folder) / "gunicorn.log"
+        log_path = Path(folder) / "server.log"
         with log_path.open("wb") as log:
             server = server_start(env, options.workers, options.threads, log)
             try:
@@ -908,7 +897,7 @@ def main() -> None:
     console.print(table)
     report(
         f"8. Partner purchases under load ({options.clients} clients, half double-spending, "
-        f"gunicorn {options.workers}x{options.threads})",
+        f"granian {options.workers}x{options.threads})",
         bought,
         ("ours: POST /partner/purchases" + ("/batch" if options.batch else "") + " (201s)", seconds),
         ("ceiling: raw SQL movements, batched", bought / ceiling),

@@ -1,5 +1,5 @@
 """Registration API under load on PostgreSQL: logged-in, verified participants register through
-POST /api/v1/registry/registrations on a real server (gunicorn) from concurrent keep-alive clients on
+POST /api/v1/registry/registrations on a real server (granian) from concurrent keep-alive clients on
 loopback, beside the same server answering GET /api/v1/health under the same load (`make bench`)."""
 
 import argparse
@@ -11,7 +11,6 @@ import secrets
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -22,7 +21,7 @@ import django
 from django.core.management import call_command
 from rich.table import Table
 
-from common import console, cpu_cores, cpu_seconds, fresh_database, report
+from common import console, cpu_cores, cpu_seconds, fresh_database, report, server_command
 
 HOST, PORT = "127.0.0.1", 8765
 CSRF = "loadtestcsrfsecret0123456789abcd"  # 32 characters: an unmasked CSRF secret in cookie and header
@@ -156,7 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=6000, help="registrations to send (default 6,000)")
     parser.add_argument("--clients", type=int, default=32, help="concurrent clients (default 32)")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes (default 3)")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes (default 2)")
     parser.add_argument("--threads", type=int, default=16, help="threads per worker (default 16)")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="prakerja-load-") as name:
@@ -177,24 +176,8 @@ def main() -> None:
         call_command("regions", "load", stdout=io.StringIO())
         work = prepare(options.n)
         runs: dict[str, tuple[float, list[float], Counter[int]]] = {}
-        server = subprocess.Popen(  # noqa: S603 - our own gunicorn from this virtualenv
-            [
-                str(Path(sys.executable).with_name("gunicorn")),
-                "prakerja.wsgi:application",
-                "-b",
-                f"{HOST}:{PORT}",
-                "-w",
-                str(options.workers),
-                "-k",
-                "gthread",
-                "--threads",
-                str(options.threads),
-                "--backlog",
-                "2048",
-                "--log-level",
-                "warning",
-            ],
-            env=env,
+        server = subprocess.Popen(  # noqa: S603 - our own server from this virtualenv
+            server_command(HOST, PORT, options.workers, options.threads), env=env
         )
         try:
             for _ in range(100):
@@ -235,7 +218,7 @@ def main() -> None:
     ours, ceiling = runs["registrations"], runs["health checks"]
     report(
         f"5. Registration API under load ({options.clients} clients, "
-        f"gunicorn {options.workers}x{options.threads})",
+        f"granian {options.workers}x{options.threads})",
         len(ours[1]),
         ("ours: POST /registry/registrations", ours[0]),
         ("ceiling: GET /health", ceiling[0]),

@@ -1,6 +1,10 @@
 import os
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 from django.core.management import call_command
@@ -46,6 +50,56 @@ def test_production_starts_with_real_secrets_on_postgres() -> None:
         PRAKERJA_DATABASE_URL="postgres://prakerja@db.internal/prakerja",
     )
     assert result.returncode == 0, result.stderr
+
+
+def _get(url: str) -> tuple[int, str, bytes]:
+    """Status, content type and body of a GET."""
+    request = urllib.request.Request(url, headers={"Accept-Language": "id"})
+    with urllib.request.urlopen(request, timeout=5) as answer:
+        return answer.status, answer.headers.get_content_type(), answer.read()
+
+
+def test_granian_serves_pages_api_and_static_files_as_the_readme_says(tmp_path) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PRAKERJA_")}
+    environment.update(
+        PRAKERJA_WORK_DIR=str(tmp_path),
+        PRAKERJA_DEBUG="false",  # Django itself serves no static file: granian must
+        PRAKERJA_DATABASE_URL=f"sqlite:///{tmp_path / 'serving.sqlite3'}",
+    )
+    bin_dir = Path(sys.executable).parent
+    subprocess.run(
+        [bin_dir / "prakerja", "collectstatic", "--no-input", "-v", "0"], env=environment, check=True
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            bin_dir / "granian",
+            *("--interface", "wsgi", "--workers", "1", "--blocking-threads", "4", "--port", str(port)),
+            *("--static-path-route", "/static", "--static-path-mount", tmp_path / "staticfiles"),
+            "prakerja.wsgi:application",
+        ],
+        env=environment,
+        cwd=tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                status, _kind, body = _get(f"{base}/api/v1/health")
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("granian did not answer within 10 s")
+        assert status == 200 and b'"ok"' in body
+        assert _get(f"{base}/static/vendor/pico.min.css")[:2] == (200, "text/css")
+        status, kind, body = _get(f"{base}/akun/masuk/")
+        assert (status, kind) == (200, "text/html") and "Masuk" in body.decode()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.mark.django_db

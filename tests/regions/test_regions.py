@@ -114,3 +114,20 @@ def test_village_codes_answer_for_villages_only_and_forget_when_regions_are_load
     forget_cached_regions()  # ...until the regions are loaded again (regions_load forgets too)
     assert "9999999999" in village_codes()
     forget_cached_regions()
+
+
+def test_village_codes_are_asked_of_the_database_once_a_regency(django_assert_num_queries) -> None:
+    from prakerja.regions.selectors import forget_cached_regions, village_codes
+
+    forget_cached_regions()
+    villages = Region.objects.filter(level=Level.VILLAGE)
+    bogor = list(villages.filter(code__startswith="3201").values_list("code", flat=True))
+    codes = village_codes()
+    with django_assert_num_queries(2):  # Kabupaten Bogor's villages, then Kota Bandung's
+        assert len(bogor) > 400 and all(code in codes for code in bogor)
+        assert "3273011001" in codes and "3201999999" not in codes
+    assert not villages.filter(code="3201999999").exists()
+    with django_assert_num_queries(0):  # not ten ASCII digits: nothing to ask
+        fullwidth = "3201011001".translate({ord("0") + d: 0xFF10 + d for d in range(10)})
+        assert "32.01.01.1001" not in codes and "320101100" not in codes and fullwidth not in codes
+    forget_cached_regions()
