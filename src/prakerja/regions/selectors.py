@@ -32,9 +32,10 @@ def _names_above_villages() -> dict[str, str]:
 
 @cache  # bounded: one entry per four digits, and Indonesia has 514 regencies
 def _villages_of_regency(regency: str) -> frozenset[str]:
-    # A range on the primary key, not a prefix match: on PostgreSQL LIKE cannot use a collated index.
-    codes = Region.objects.filter(level=Level.VILLAGE, code__range=(f"{regency}000000", f"{regency}999999"))
-    return frozenset(codes.values_list("code", flat=True))
+    # A range on the primary key alone (LIKE cannot use a collated index on PostgreSQL; a condition on the
+    # level can lead the planner to read the whole level index): the regency's districts come along.
+    found = Region.objects.filter(code__range=(f"{regency}000000", f"{regency}999999"))
+    return frozenset(code for code, level in found.values_list("code", "level") if level == Level.VILLAGE)
 
 
 class _VillageCodes:
