@@ -82,3 +82,13 @@ def test_a_complaints_officer_asks_the_population_registry_again(staff_client, n
     assert applicant.population_checks.count() == 1
     assert staff_client("auditor").post(f"/pmo/pendaftar/{applicant.pk}/").status_code == 403
     assert applicant.population_checks.count() == 1
+
+
+def test_the_applicant_count_is_grouped_by_thousands(staff_client, niks, monkeypatch) -> None:
+    from django.core.paginator import Paginator
+
+    monkeypatch.setattr(Paginator, "count", 12_345)  # as if there were that many; the page shows the first 30
+    english = staff_client("auditor")
+    assert "12,345 applicants" in english.get("/pmo/pendaftar/").content.decode()
+    english.cookies["django_language"] = "id"
+    assert "12.345 pendaftar" in english.get("/pmo/pendaftar/").content.decode()
