@@ -17,3 +17,5 @@ urlpatterns = [
     path("", include("prakerja.partners.urls")),
     path("", include("prakerja.accounts.urls")),
 ]
+
+handler500 = "prakerja.core.views.server_error"

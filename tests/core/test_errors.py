@@ -58,3 +58,37 @@ def test_pmo_home_links_only_to_pages_the_role_may_open(staff_client) -> None:
     complaints = staff_client("complaints_officer").get("/pmo/").content.decode()
     assert "/pmo/pendaftar/" in complaints and "/pmo/banding/" in complaints
     assert "/pmo/daftar-pengecualian/" not in complaints
+
+
+@pytest.mark.django_db
+def test_a_database_that_cannot_be_reached_is_a_503_to_retry_not_a_500(monkeypatch, make_user) -> None:
+    from django.db import OperationalError, connections
+
+    client = Client(raise_request_exception=False)
+    client.force_login(make_user(role="participant"))  # a page that reads the session and the user
+
+    def refuse() -> None:  # as Django raises it when connecting fails
+        raise OperationalError("connection failed: FATAL: sorry, too many clients already")
+
+    monkeypatch.setattr(connections["default"], "ensure_connection", refuse)
+    api = client.get("/api/v1/health", HTTP_ACCEPT_LANGUAGE="en")
+    assert (api.status_code, api["Retry-After"]) == (503, "5")
+    assert api["Content-Type"] == "application/problem+json"
+    assert json.loads(api.content)["type"] == "urn:prakerja:problem:unavailable"
+    page = client.get("/pendaftaran/", HTTP_ACCEPT_LANGUAGE="id")
+    assert (page.status_code, page["Retry-After"]) == (503, "5")
+    assert "coba lagi" in page.content.decode().lower() and b"Traceback" not in page.content
+    monkeypatch.undo()
+    assert client.get("/api/v1/health").status_code == 200  # and answers again once it can
+
+
+@pytest.mark.django_db
+def test_other_unexpected_errors_stay_500(monkeypatch) -> None:
+    from prakerja import api as endpoints
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(endpoints.connection, "cursor", broken)
+    response = Client(raise_request_exception=False).get("/api/v1/health")
+    assert response.status_code == 500 and "Retry-After" not in response

@@ -136,3 +136,12 @@ class Overloaded(PrakerjaError):
     code = "overloaded"
     message = _("The service is busy right now. Please try again in a moment.")
     retry_after = 1
+
+
+class DatabaseUnavailable(PrakerjaError):
+    """The database could not be reached or refused the work (no free connection, down, locked too long)."""
+
+    status = 503
+    code = "unavailable"
+    message = _("The service cannot reach its data right now. Please try again in a moment.")
+    retry_after = 5
