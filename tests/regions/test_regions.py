@@ -1,5 +1,6 @@
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 
 from prakerja.core.models import AuditEntry
@@ -38,6 +39,16 @@ def test_a_changed_name_is_repaired_by_loading_again() -> None:
     result = regions_load()
     assert result.written == 1
     assert Region.objects.get(code="3276").name == "Kota Depok"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="planner statistics: PostgreSQL's ANALYZE")
+def test_loading_changes_leaves_the_planner_statistics_fresh() -> None:
+    with connection.cursor() as cursor:  # forget them (the test's transaction puts them back)
+        cursor.execute("DELETE FROM pg_statistic WHERE starelid = 'regions_region'::regclass")
+        Region.objects.filter(code="3276").update(name="Wrong name")
+        regions_load()
+        cursor.execute("SELECT count(*) FROM pg_stats WHERE tablename = 'regions_region'")
+        assert cursor.fetchone()[0] == len(Region._meta.concrete_fields)
 
 
 def test_regions_load_command_reports_counts(capsys) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from prakerja.core.audit import audit_record, rows_digest
 from prakerja.regions import rules
@@ -82,6 +82,9 @@ def regions_load(
             )
             if progress:
                 progress(start + len(batch), len(changed))
+    if changed and connection.vendor == "postgresql":
+        with connection.cursor() as cursor:  # the planner's statistics, now rather than when autovacuum comes
+            cursor.execute(f"ANALYZE {Region._meta.db_table}")
     forget_cached_regions()
     by_level: dict[int, int] = {}
     for region in regions:
