@@ -27,11 +27,13 @@ class AuditEntry(models.Model):
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
     prev_hash = models.CharField(max_length=64)
-    entry_hash = models.CharField(max_length=64, unique=True)
+    entry_hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        # Named, so that PostgreSQL gets no second (`_like`) index on the hash: migration 0004.
+        constraints = [models.UniqueConstraint(fields=["entry_hash"], name="audit_entry_hash_unique")]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit trail")
 
