@@ -105,3 +105,28 @@ def test_audit_verify_command_exits_non_zero_when_broken(make_user, capsys) -> N
         call_command("audit", "verify")
     assert exit_info.value.code == 1
     assert f"BROKEN at entry {entries[2].id}" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="only PostgreSQL gets varchar_pattern_ops (`_like`) indexes: runs in the PostgreSQL pass",
+)
+@pytest.mark.django_db
+def test_an_entry_hash_is_unique_without_an_index_for_like_queries() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s", [AuditEntry._meta.db_table])
+        hashed = [d for (d,) in cursor.fetchall() if "(entry_hash" in d]
+    assert len(hashed) == 1 and "UNIQUE" in hashed[0]
+    first = audit_record(actor="system:test", action="a", object_type="x", object_id="1")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        AuditEntry.objects.bulk_create(
+            [
+                AuditEntry(
+                    at=first.at,
+                    actor_label="x",
+                    prev_hash=first.entry_hash,
+                    entry_hash=first.entry_hash,
+                    action="b",
+                )
+            ]
+        )
