@@ -130,6 +130,60 @@ def test_missing_columns_and_wrong_encoding_import_nothing(people, tmp_path) -> 
     assert Applicant.objects.count() == 0
 
 
+def test_a_quote_left_open_or_a_value_too_long_imports_nothing(people, tmp_path) -> None:
+    """Either would make the CSV reader swallow or stop at the rows after it: the whole file is refused."""
+    text = people.read_text().splitlines()
+    row = _rows(people)[29]
+    opened = tmp_path / "quote.csv"
+    opened.write_text(
+        "\n".join([*text[:30], text[30].replace(row["full_name"], '"' + row["full_name"]), *text[31:]])
+    )
+    with pytest.raises(CommandError, match=r"(?s)Baris 31 .*Line 31 of .* runs over 91 lines"):
+        call_command("applicants", "import", str(opened))
+    long = tmp_path / "long.csv"
+    name = _rows(people)[59]["full_name"]
+    long.write_text("\n".join([*text[:60], text[60].replace(name, "B" * 200_000), *text[61:]]))
+    with pytest.raises(CommandError, match=r"Line 61 of .* cannot be read as CSV \(field larger"):
+        call_command("applicants", "import", str(long))
+    assert Applicant.objects.count() == 0
+
+
+def test_an_errors_file_that_cannot_be_written_is_refused_before_anything_is_imported(
+    people, tmp_path
+) -> None:
+    before = people.read_bytes()
+    with pytest.raises(
+        CommandError, match=r"(?s)Berkas kesalahan .*The errors file .* is the file being imported"
+    ):
+        call_command("applicants", "import", str(people), "--errors", str(people))
+    assert people.read_bytes() == before  # not overwritten by the errors report
+    with pytest.raises(CommandError, match=r"cannot be written \(No such file or directory\); nothing was"):
+        call_command("applicants", "import", str(people), "--errors", str(tmp_path / "no" / "errors.csv"))
+    assert Applicant.objects.count() == 0
+
+
+def test_a_stopped_import_says_how_to_finish(people, monkeypatch) -> None:
+    from prakerja.registry.management.commands import applicants
+
+    def interrupted(**kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(applicants, "applicants_import", interrupted)
+    with pytest.raises(CommandError, match=r"(?s)Impor dihentikan.*run the same command again") as stopped:
+        call_command("applicants", "import", str(people))
+    assert stopped.value.returncode == 130
+
+
+def test_a_nik_typed_into_another_column_is_masked_in_the_errors_file(people, tmp_path, capsys) -> None:
+    rows = _rows(people)[:2]
+    rows[0]["village_code"], rows[1]["village_code"] = rows[0]["nik"], ""
+    errors = tmp_path / "errors.csv"
+    assert _import(_write(tmp_path / "bad.csv", rows), capsys, "--errors", str(errors))["rejected"] == 2
+    report = errors.read_text()
+    assert rows[0]["nik"] not in report and f"************{rows[0]['nik'][-4:]}" in report
+    assert "The village code is required." in report and "Kode desa/kelurahan wajib diisi." in report
+
+
 def test_a_file_that_does_not_exist(tmp_path) -> None:
     with pytest.raises(CommandError, match="does not exist"):
         call_command("applicants", "import", str(tmp_path / "nope.csv"))

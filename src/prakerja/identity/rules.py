@@ -4,6 +4,7 @@ NIK: PP RR DD ddmmyy SSSS: province, regency/city, district, birth date (day + 4
 serial. KK: the same region digits, the card's issue date, serial.
 """
 
+import re
 from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import date
@@ -11,6 +12,8 @@ from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+
+_LONG_NUMBER = re.compile(r"\d{16,}")  # as long as a NIK or KK, or longer
 
 FEMALE_DAY_OFFSET = 40
 # The columns of the applicant import format, which the generator writes and the registry reads.
@@ -40,7 +43,17 @@ class Problem:
 
     @property
     def message(self) -> str:
-        return str(self.template) % self.params if self.params else str(self.template)
+        """The text, with any run of 16 or more digits in its values masked: a NIK typed into another column
+        is echoed back by that column's message, and a NIK never appears in an error text."""
+        if not self.params:
+            return str(self.template)
+        return str(self.template) % {k: _masked(v) for k, v in self.params.items()}
+
+
+def _masked(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    return _LONG_NUMBER.sub(lambda m: "*" * (len(m[0]) - 4) + m[0][-4:], value)
 
 
 @dataclass(frozen=True)

@@ -303,7 +303,9 @@ def _read_in_full(
     if value["sex"] not in ("L", "P"):
         problems.append(_problem("sex", "invalid", _("Sex must be L (male) or P (female).")))
     village = value["village_code"].replace(".", "")
-    if village not in villages:
+    if not village:
+        problems.append(_problem("village_code", "required", _("The village code is required.")))
+    elif village not in villages:
         problems.append(
             _problem(
                 "village_code",
