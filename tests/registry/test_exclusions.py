@@ -106,7 +106,8 @@ def test_exclusions_command(niks, tmp_path, capsys) -> None:
         "exclusions", "upload", str(path), "--kind", "legislator", "--source", "KPU", "--as-of", "2026-10-01"
     )
     out = capsys.readouterr().out
-    assert "3 NIKs stored" in out and "1 lines rejected (lines 5)" in out and "3 decisions changed" in out
+    assert "3 NIKs stored" in out and "1 lines rejected;" in out and "3 decisions changed" in out
+    assert "3 NIK disimpan" in out and "line 5: A NIK must be exactly 16 digits" in out
     with pytest.raises(CommandError, match="already uploaded"):
         call_command(
             "exclusions",
@@ -269,3 +270,19 @@ def test_an_extended_list_s_digest_is_that_of_all_its_entries_sorted(niks) -> No
     listed.refresh_from_db()
     assert listed.digest == rows_digest(sorted([*indexes, "not-a-blind-index"]))
     assert listed.entries_count == 10
+
+
+def test_a_list_without_a_source_from_the_future_or_without_a_valid_nik_is_refused(niks) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with pytest.raises(InvalidInput, match="list_source_required"):
+        _upload("student", niks[:3], source="  ")
+    with pytest.raises(InvalidInput, match="list_date_in_future"):
+        _upload("student", niks[:3], as_of=timezone.localdate() + timedelta(days=1))
+    with pytest.raises(InvalidInput, match="list_without_nik") as empty:
+        _upload("student", ["nik", "12345", ""])
+    assert "remove it instead" in empty.value.detail
+    assert not ExclusionList.objects.exists()
+    assert _upload("student", niks[:1], as_of=timezone.localdate())[0].entries == 1  # today is fine

@@ -533,6 +533,21 @@ class ListAlreadyUploaded(Conflict):
     message = _("A list of this kind from this source and date is already uploaded. Remove it first.")
 
 
+class ListSourceRequired(InvalidInput):
+    code = "list_source_required"
+    message = _("Name the agency the list comes from.")
+
+
+class ListDateInFuture(InvalidInput):
+    code = "list_date_in_future"
+    message = _("The list's date %(as_of)s is in the future.")
+
+
+class ListWithoutNik(InvalidInput):
+    code = "list_without_nik"
+    message = _("The file holds no valid NIK, so nothing was uploaded. To retire a list, remove it instead.")
+
+
 @dataclass
 class UploadResult:
     exclusion_list: ExclusionList
@@ -548,6 +563,10 @@ def exclusion_list_upload(
     and re-check every applicant on the new or retired lists. All of it, or nothing."""
     if kind not in ListKind.values:
         raise InvalidListKind(kinds=", ".join(ListKind.values))
+    if not source.strip():
+        raise ListSourceRequired()
+    if as_of > timezone.localdate():
+        raise ListDateInFuture(as_of=as_of.isoformat())
     indexes: set[str] = set()
     rejected = 0
     for line, nik in niks:
@@ -557,6 +576,8 @@ def exclusion_list_upload(
             on_error(line, [Problem("nik:not_16_digits", _("A NIK must be exactly 16 digits (0-9)."))])
             continue
         indexes.add(nik_index(nik))
+    if not indexes:
+        raise ListWithoutNik()
     ordered = sorted(indexes)
     with transaction.atomic():
         if ExclusionList.objects.filter(kind=kind, source=source, as_of=as_of).exists():

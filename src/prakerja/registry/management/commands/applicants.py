@@ -14,17 +14,12 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rich.progress import Progress
 
-from prakerja.core.errors import PrakerjaError
+from prakerja.core.management import refused
 from prakerja.identity.rules import Problem
 from prakerja.registry.rules import COLUMNS
 from prakerja.registry.services import applicants_import
 
 ERROR_COLUMNS = ("line", "column", "code", "pesan", "message")
-
-
-def _refused(message: Any, **params: Any) -> CommandError:
-    """A refusal of the whole command, in Indonesian and English."""
-    return CommandError(PrakerjaError(message, **params).in_both_languages())
 
 
 def _check_file(path: Path) -> int:
@@ -37,7 +32,7 @@ def _check_file(path: Path) -> int:
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
-                raise _refused(
+                raise refused(
                     _(
                         "%(path)s is not UTF-8 text: the first undecodable byte is on line %(line)s. Save "
                         "the file as UTF-8 (CSV UTF-8) and import it again; nothing was imported."
@@ -52,7 +47,7 @@ def _check_file(path: Path) -> int:
         try:
             for _row in reader:
                 if reader.line_num > ended + 1:
-                    raise _refused(
+                    raise refused(
                         _(
                             "Line %(line)s of %(path)s opens a quoted value that runs over %(count)s lines "
                             "(a quote that is never closed?). Every row must be on one line; nothing was "
@@ -64,7 +59,7 @@ def _check_file(path: Path) -> int:
                     )
                 ended = reader.line_num
         except csv.Error as exc:
-            raise _refused(
+            raise refused(
                 _("Line %(line)s of %(path)s cannot be read as CSV (%(reason)s); nothing was imported."),
                 path=str(path),
                 line=reader.line_num,
@@ -96,13 +91,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["file"]
         if not path.is_file():
-            raise _refused(_("%(path)s does not exist or is not a file."), path=str(path))
+            raise refused(_("%(path)s does not exist or is not a file."), path=str(path))
         total = _check_file(path)
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
-                raise _refused(
+                raise refused(
                     _(
                         "%(path)s lacks the column(s) %(missing)s; the first line must name %(columns)s. "
                         "Nothing was imported."
@@ -160,13 +155,13 @@ class Command(BaseCommand):
             yield None
             return
         if target.exists() and target.resolve() == source.resolve():
-            raise _refused(
+            raise refused(
                 _("The errors file %(path)s is the file being imported; name another one."), path=str(target)
             )
         try:
             out = target.open("w", newline="", encoding="utf-8")
         except OSError as exc:
-            raise _refused(
+            raise refused(
                 _("The errors file %(path)s cannot be written (%(reason)s); nothing was imported."),
                 path=str(target),
                 reason=exc.strerror or exc,

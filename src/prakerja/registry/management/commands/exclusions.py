@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from prakerja.core.errors import PrakerjaError
+from prakerja.core.management import refused
 from prakerja.identity.rules import Problem
 from prakerja.registry.models import ExclusionList, ListKind
 from prakerja.registry.services import exclusion_list_remove, exclusion_list_upload
@@ -39,11 +42,11 @@ class Command(BaseCommand):
     def _upload(self, options: dict[str, Any]) -> None:
         path: Path = options["file"]
         if not path.is_file():
-            raise CommandError(f"{path} does not exist or is not a file.")
-        rejected: list[int] = []
+            raise refused(_("%(path)s does not exist or is not a file."), path=str(path))
+        rejected: list[tuple[int, list[Problem]]] = []
 
         def on_error(line: int, problems: list[Problem]) -> None:
-            rejected.append(line)
+            rejected.append((line, problems))
 
         try:
             with path.open(encoding="utf-8-sig", newline="") as handle:
@@ -53,7 +56,7 @@ class Command(BaseCommand):
                     if row and not (n == 1 and not row[0].strip().isdigit())
                 ]
         except UnicodeDecodeError:
-            raise CommandError(f"{path} is not UTF-8 text; nothing was uploaded.") from None
+            raise refused(_("%(path)s is not UTF-8 text; nothing was uploaded."), path=str(path)) from None
         result = exclusion_list_upload(
             kind=options["kind"],
             source=options["source"],
@@ -62,12 +65,28 @@ class Command(BaseCommand):
             actor="system:cli",
             on_error=on_error,
         )
-        where = f" (lines {', '.join(map(str, rejected[:10]))})" if rejected else ""
-        self.stdout.write(
-            f"List {result.exclusion_list.pk}: {result.entries:,} NIKs stored as blind indexes; "
-            f"{result.rejected:,} lines rejected{where}; "
-            f"{result.recheck.checked:,} applicants re-checked, {result.recheck.changed:,} decisions changed."
-        )
+        for language in ("id", "en"):
+            with translation.override(language):
+                self.stdout.write(
+                    str(
+                        _(
+                            "List %(list)s: %(entries)s NIKs stored as blind indexes; %(rejected)s lines "
+                            "rejected; %(checked)s applicants re-checked, %(changed)s decisions changed."
+                        )
+                    )
+                    % {
+                        "list": result.exclusion_list.pk,
+                        "entries": f"{result.entries:,}",
+                        "rejected": f"{result.rejected:,}",
+                        "checked": f"{result.recheck.checked:,}",
+                        "changed": f"{result.recheck.changed:,}",
+                    }
+                )
+                for line, problems in rejected[:10]:
+                    reasons = " ".join(p.message for p in problems)
+                    self.stdout.write(
+                        str(_("  line %(line)s: %(reasons)s")) % {"line": line, "reasons": reasons}
+                    )
 
     def _remove(self, options: dict[str, Any]) -> None:
         result = exclusion_list_remove(list_id=options["list_id"], actor="system:cli")
