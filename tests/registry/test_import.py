@@ -254,3 +254,22 @@ def test_the_applicant_table_has_no_index_for_like_queries() -> None:
     assert len(definitions) == 8
     assert not [d for d in definitions if "pattern_ops" in d]
     assert any("UNIQUE" in d and "(nik_index)" in d for d in definitions)
+
+
+def test_each_problem_is_told_once_and_lines_of_commas_are_skipped(people, tmp_path, capsys) -> None:
+    rows = _rows(people)[:3]
+    rows[0]["nik"] = rows[0]["nik"][:15] + "O"  # a letter O for a zero: 16 characters, not all digits
+    rows[1]["sex"] = "l"
+    rows[2]["full_name"] = "B" * 151
+    path = _write(tmp_path / "bad.csv", rows)
+    path.write_text(path.read_text() + ",,,,,,,,,,,\r\n")  # as a spreadsheet leaves at the end
+    errors = tmp_path / "errors.csv"
+    assert _import(path, capsys, "--errors", str(errors)) == {
+        "read": 3, "imported": 0, "rejected": 3, "duplicates": 0
+    }  # fmt: skip
+    found = [(r["line"], r["column"], r["code"], r["message"]) for r in csv.DictReader(errors.open())]
+    assert found == [
+        ("2", "nik", "not_16_digits", "NIK must be exactly 16 digits (0-9), with no other character."),
+        ("3", "sex", "invalid", "Sex must be L (male) or P (female)."),
+        ("4", "full_name", "too_long", "The full name has at most 150 characters."),
+    ]

@@ -78,11 +78,17 @@ class Check:
 
 
 def _shape(value: str, label: str) -> Problem | None:
-    if len(value) != 16 or not (value.isascii() and value.isdigit()):
+    if len(value) != 16:
         return Problem(
             "not_16_digits",
             _("%(label)s must be exactly 16 digits (0-9); this one has %(length)d characters."),
             {"label": label, "length": len(value)},
+        )
+    if not (value.isascii() and value.isdigit()):
+        return Problem(
+            "not_16_digits",
+            _("%(label)s must be exactly 16 digits (0-9), with no other character."),
+            {"label": label},
         )
     return None
 

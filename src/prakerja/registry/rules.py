@@ -291,10 +291,10 @@ def _read_in_full(
     problems += [_problem("nik", p.code, p.template, **p.params) for p in nik.problems]
     kk = check_kk(value["kk"], known_regions=known_regions, today=today)
     problems += [_problem("kk", p.code, p.template, **p.params) for p in kk.problems]
-    if not value["full_name"] or len(value["full_name"]) > 150:
-        problems.append(
-            _problem("full_name", "required", _("The full name is required (at most 150 characters)."))
-        )
+    if not value["full_name"]:
+        problems.append(_problem("full_name", "required", _("The full name is required.")))
+    elif len(value["full_name"]) > 150:
+        problems.append(_problem("full_name", "too_long", _("The full name has at most 150 characters.")))
     try:
         born: date | None = date.fromisoformat(value["birth_date"])
     except ValueError:
@@ -342,7 +342,10 @@ def _read_in_full(
     if value["email"] and ("@" not in value["email"] or len(value["email"]) > 254):
         problems.append(_problem("email", "invalid", _("The e-mail address is not valid.")))
     problems += nik_agreement(
-        nik, birth_date=born, sex=value["sex"] or None, district=village[:6] if village in villages else None
+        nik,
+        birth_date=born,
+        sex=value["sex"] if value["sex"] in ("L", "P") else None,  # an invalid one is told about already
+        district=village[:6] if village in villages else None,
     )
     if problems or born is None:
         return problems

@@ -119,7 +119,8 @@ class Command(BaseCommand):
 
                 def rows() -> Iterator[tuple[int, dict[str, str]]]:
                     for row in reader:
-                        yield reader.line_num, row
+                        if any(v and v.strip() for v in row.values() if isinstance(v, str)):
+                            yield reader.line_num, row  # not a line of commas only, as spreadsheets leave
 
                 show = sys.stdout.isatty() and not options["json"]
                 try:
