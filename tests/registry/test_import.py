@@ -273,3 +273,23 @@ def test_each_problem_is_told_once_and_lines_of_commas_are_skipped(people, tmp_p
         ("3", "sex", "invalid", "Sex must be L (male) or P (female)."),
         ("4", "full_name", "too_long", "The full name has at most 150 characters."),
     ]
+
+
+def test_a_column_named_twice_or_columns_split_by_semicolons_import_nothing(people, tmp_path) -> None:
+    rows = _rows(people)
+    with pytest.raises(CommandError, match=r"names the column\(s\) nik more than once"):
+        call_command("applicants", "import", str(_write(tmp_path / "twice.csv", rows, [*COLUMNS, "nik"])))
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text(people.read_text().replace(",", ";"))
+    with pytest.raises(CommandError, match=r"(?s)titik koma.*separates its columns with semicolons"):
+        call_command("applicants", "import", str(semicolons))
+    assert Applicant.objects.count() == 0
+
+
+def test_a_phone_number_is_ascii_digits(people, tmp_path, capsys) -> None:
+    rows = _rows(people)[:2]
+    rows[0]["phone"] = "٠٨١٢٣٤٥٦٧٨٩"  # Arabic-Indic digits: isdigit() yet not a number a gateway can dial
+    rows[1]["phone"] = "+628123456789012"  # + and 15 digits (E.164's longest)
+    errors = tmp_path / "errors.csv"
+    assert _import(_write(tmp_path / "phones.csv", rows), capsys, "--errors", str(errors))["imported"] == 1
+    assert [(r["line"], r["column"]) for r in csv.DictReader(errors.open())] == [("2", "phone")]

@@ -220,6 +220,12 @@ def read_row(
 _IN_COLUMN_ORDER = itemgetter(*COLUMNS)
 
 
+def _phone_ok(phone: str) -> bool:
+    """9-15 ASCII digits, after an optional + (isdigit alone would take other scripts' digits)."""
+    digits = phone.removeprefix("+")
+    return digits.isascii() and digits.isdigit() and 9 <= len(digits) <= 15
+
+
 def _clean_profile(
     row: Mapping[str, str], known_regions: Container[str], villages: Container[str], today: date
 ) -> Profile | None:
@@ -255,7 +261,7 @@ def _clean_profile(
         and disabled is not None
         and education in EDUCATION
         and employment in EMPLOYMENT
-        and (not phone or (phone.lstrip("+").isdigit() and 9 <= len(phone) <= 15))
+        and (not phone or _phone_ok(phone))
         and (not email or ("@" in email and len(email) <= 254))
         and kk_issue_date(kk, today=today)
     ):
@@ -337,7 +343,7 @@ def _read_in_full(
                 choices=", ".join(EMPLOYMENT),
             )
         )
-    if value["phone"] and not (value["phone"].lstrip("+").isdigit() and 9 <= len(value["phone"]) <= 15):
+    if value["phone"] and not _phone_ok(value["phone"]):
         problems.append(_problem("phone", "invalid", _("The phone number must be 9-15 digits.")))
     if value["email"] and ("@" not in value["email"] or len(value["email"]) > 254):
         problems.append(_problem("email", "invalid", _("The e-mail address is not valid.")))

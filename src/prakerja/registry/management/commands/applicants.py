@@ -95,7 +95,23 @@ class Command(BaseCommand):
         total = _check_file(path)
         with path.open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
-            missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+            names = list(reader.fieldnames or [])
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise refused(
+                    _("%(path)s names the column(s) %(twice)s more than once. Nothing was imported."),
+                    path=str(path),
+                    twice=", ".join(twice),
+                )
+            if len(names) == 1 and names[0].count(";") >= len(COLUMNS) - 1:
+                raise refused(
+                    _(
+                        "%(path)s separates its columns with semicolons. Save it as CSV with commas "
+                        "(CSV UTF-8) and import it again; nothing was imported."
+                    ),
+                    path=str(path),
+                )
+            missing = [c for c in COLUMNS if c not in names]
             if missing:
                 raise refused(
                     _(
