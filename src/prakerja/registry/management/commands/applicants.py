@@ -11,10 +11,11 @@ from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import translation
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rich.progress import Progress
 
-from prakerja.core.management import refused
+from prakerja.core.management import in_both_languages, refused
 from prakerja.identity.rules import Problem
 from prakerja.registry.rules import COLUMNS
 from prakerja.registry.services import applicants_import
@@ -153,17 +154,16 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(result.as_dict()))
             return
-        for language in ("id", "en"):
-            with translation.override(language):
-                self.stdout.write(
-                    str(
-                        _(
-                            "Read %(read)s rows: %(imported)s imported (%(eligible)s eligible), %(rejected)s "
-                            "rejected, %(duplicates)s already registered."
-                        )
-                    )
-                    % {k: f"{v:,}" for k, v in {**result.as_dict(), "eligible": result.eligible}.items()}
-                )
+        counts = {**result.as_dict(), "eligible": result.eligible}
+        self.stdout.write(
+            in_both_languages(
+                _(
+                    "Read %(read)s rows: %(imported)s imported (%(eligible)s eligible), %(rejected)s "
+                    "rejected, %(duplicates)s already registered."
+                ),
+                **{k: f"{v:,}" for k, v in counts.items()},
+            )
+        )
 
     @contextmanager
     def _errors_file(self, target: Path | None, source: Path) -> Iterator[TextIO | None]:
@@ -198,11 +198,5 @@ class Command(BaseCommand):
 
 def _stopped(why: Any, **params: Any) -> str:
     """Why an import stopped midway, and that running it again finishes it, in Indonesian and English."""
-    texts = []
-    for language in ("id", "en"):
-        with translation.override(language):
-            texts.append(
-                f"{str(why) % params if params else why} "
-                + str(_("The rows written so far are kept; run the same command again to finish."))
-            )
-    return "\n".join(texts)
+    kept = _("The rows written so far are kept; run the same command again to finish.")
+    return in_both_languages(format_lazy("{} {}", why, kept), **params)
