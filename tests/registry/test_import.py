@@ -259,7 +259,7 @@ def test_the_applicant_table_has_no_index_for_like_queries() -> None:
 def test_each_problem_is_told_once_and_lines_of_commas_are_skipped(people, tmp_path, capsys) -> None:
     rows = _rows(people)[:3]
     rows[0]["nik"] = rows[0]["nik"][:15] + "O"  # a letter O for a zero: 16 characters, not all digits
-    rows[1]["sex"] = "l"
+    rows[1]["sex"] = "X"
     rows[2]["full_name"] = "B" * 151
     path = _write(tmp_path / "bad.csv", rows)
     path.write_text(path.read_text() + ",,,,,,,,,,,\r\n")  # as a spreadsheet leaves at the end
@@ -293,3 +293,13 @@ def test_a_phone_number_is_ascii_digits(people, tmp_path, capsys) -> None:
     errors = tmp_path / "errors.csv"
     assert _import(_write(tmp_path / "phones.csv", rows), capsys, "--errors", str(errors))["imported"] == 1
     assert [(r["line"], r["column"]) for r in csv.DictReader(errors.open())] == [("2", "phone")]
+
+
+def test_codes_are_read_whatever_their_case(people, tmp_path, capsys) -> None:
+    row = _rows(people)[0]
+    row.update(sex=row["sex"].lower(), education=row["education"].upper(), rural=row["rural"].upper())
+    row["employment_status"] = row["employment_status"].capitalize()
+    assert _import(_write(tmp_path / "cases.csv", [row]), capsys)["imported"] == 1
+    applicant = Applicant.objects.get()
+    assert (applicant.sex, applicant.education) == (row["sex"].upper(), row["education"].lower())
+    assert applicant.employment_status == row["employment_status"].lower()

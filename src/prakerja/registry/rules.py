@@ -292,6 +292,12 @@ def _read_in_full(
     row: Mapping[str, str], *, known_regions: Container[str], villages: Container[str], today: date
 ) -> Profile | list[Problem]:
     value = {c: (row.get(c) or "").strip() for c in COLUMNS}
+    # Codes are read whatever their case, as true/false are ("l", "SMA", "Unemployed" from a spreadsheet).
+    value.update(
+        sex=value["sex"].upper(),
+        education=value["education"].lower(),
+        employment_status=value["employment_status"].lower(),
+    )
     problems: list[Problem] = []
     nik = check_nik(value["nik"], known_regions=known_regions, today=today)
     problems += [_problem("nik", p.code, p.template, **p.params) for p in nik.problems]
