@@ -271,7 +271,7 @@ def test_each_problem_is_told_once_and_lines_of_commas_are_skipped(people, tmp_p
     assert found == [
         ("2", "nik", "not_16_digits", "NIK must be exactly 16 digits (0-9), with no other character."),
         ("3", "sex", "invalid", "Sex must be L (male) or P (female)."),
-        ("4", "full_name", "too_long", "The full name has at most 150 characters."),
+        ("4", "full_name", "too_long", "The full name must be at most 150 characters long."),
     ]
 
 

@@ -1,11 +1,20 @@
 """Typed errors: each carries its HTTP status, a stable code and a translatable message."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
+
+
+def each_language(text: Callable[[], str]) -> dict[str, str]:
+    """`text()` in Indonesian, then in English: commands and files are read by people of either."""
+    texts = {}
+    for language in ("id", "en"):
+        with translation.override(language):
+            texts[language] = text()
+    return texts
 
 
 class PrakerjaError(Exception):
@@ -44,11 +53,7 @@ class PrakerjaError(Exception):
 
     def in_both_languages(self) -> str:
         """Indonesian, then English: for the command line and files read by people of either."""
-        texts = []
-        for language in ("id", "en"):
-            with translation.override(language):
-                texts.append(self.detail)
-        return "\n".join(texts)
+        return "\n".join(each_language(lambda: self.detail).values())
 
 
 class InvalidInput(PrakerjaError):

@@ -306,7 +306,9 @@ def _read_in_full(
     if not value["full_name"]:
         problems.append(_problem("full_name", "required", _("The full name is required.")))
     elif len(value["full_name"]) > 150:
-        problems.append(_problem("full_name", "too_long", _("The full name has at most 150 characters.")))
+        problems.append(
+            _problem("full_name", "too_long", _("The full name must be at most 150 characters long."))
+        )
     try:
         born: date | None = date.fromisoformat(value["birth_date"])
     except ValueError:

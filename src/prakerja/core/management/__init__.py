@@ -3,16 +3,13 @@
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.utils import translation
+
+from prakerja.core.errors import each_language
 
 
 def in_both_languages(message: Any, **params: Any) -> str:
     """`message` (a lazy text with %(params)s) in Indonesian, then English: commands speak to either."""
-    texts = []
-    for language in ("id", "en"):
-        with translation.override(language):
-            texts.append(str(message) % params if params else str(message))
-    return "\n".join(texts)
+    return "\n".join(each_language(lambda: str(message) % params if params else str(message)).values())
 
 
 def refused(message: Any, **params: Any) -> CommandError:

@@ -4,19 +4,15 @@ import json
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import translation
 
 from prakerja.core.crypto import mask
+from prakerja.core.errors import each_language
 from prakerja.identity.selectors import nik_check
 from prakerja.regions.selectors import names_above_villages
 
 
 def _both_languages(problem: Any) -> dict[str, str]:
-    texts = {}
-    for language in ("id", "en"):
-        with translation.override(language):
-            texts[language] = problem.message
-    return texts
+    return each_language(lambda: problem.message)
 
 
 class Command(BaseCommand):

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import translation
 from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 from rich.progress import Progress
 
+from prakerja.core.errors import each_language
 from prakerja.core.management import in_both_languages, refused
 from prakerja.identity.rules import Problem
 from prakerja.registry.rules import COLUMNS
@@ -69,12 +69,9 @@ def _check_file(path: Path) -> int:
     return lines
 
 
-def _both(problem: Problem) -> tuple[str, str]:
-    with translation.override("id"):
-        indonesian = problem.message
-    with translation.override("en"):
-        english = problem.message
-    return indonesian, english
+def _both(problem: Problem) -> list[str]:
+    """The problem's message in Indonesian (`pesan`) and English (`message`)."""
+    return list(each_language(lambda: problem.message).values())
 
 
 class Command(BaseCommand):

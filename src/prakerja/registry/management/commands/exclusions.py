@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from prakerja.core.errors import PrakerjaError
-from prakerja.core.management import refused
+from prakerja.core.errors import PrakerjaError, each_language
+from prakerja.core.management import in_both_languages, refused
 from prakerja.identity.rules import Problem
 from prakerja.registry.models import ExclusionList, ListKind
 from prakerja.registry.services import exclusion_list_remove, exclusion_list_upload
@@ -65,33 +64,40 @@ class Command(BaseCommand):
             actor="system:cli",
             on_error=on_error,
         )
-        for language in ("id", "en"):
-            with translation.override(language):
-                self.stdout.write(
-                    str(
-                        _(
-                            "List %(list)s: %(entries)s NIKs stored as blind indexes; %(rejected)s lines "
-                            "rejected; %(checked)s applicants re-checked, %(changed)s decisions changed."
-                        )
+        counts = {
+            "list": result.exclusion_list.pk,
+            "entries": f"{result.entries:,}",
+            "rejected": f"{result.rejected:,}",
+            "checked": f"{result.recheck.checked:,}",
+            "changed": f"{result.recheck.changed:,}",
+        }
+
+        def report() -> str:
+            """The summary, then the reasons of the first rejected lines, in the active language."""
+            lines = [
+                str(
+                    _(
+                        "List %(list)s: %(entries)s NIKs stored as blind indexes; %(rejected)s lines "
+                        "rejected; %(checked)s applicants re-checked, %(changed)s decisions changed."
                     )
-                    % {
-                        "list": result.exclusion_list.pk,
-                        "entries": f"{result.entries:,}",
-                        "rejected": f"{result.rejected:,}",
-                        "checked": f"{result.recheck.checked:,}",
-                        "changed": f"{result.recheck.changed:,}",
-                    }
                 )
-                for line, problems in rejected[:10]:
-                    reasons = " ".join(p.message for p in problems)
-                    self.stdout.write(
-                        str(_("  line %(line)s: %(reasons)s")) % {"line": line, "reasons": reasons}
-                    )
+                % counts
+            ]
+            for line, problems in rejected[:10]:
+                reasons = " ".join(p.message for p in problems)
+                lines.append(str(_("  line %(line)s: %(reasons)s")) % {"line": line, "reasons": reasons})
+            return "\n".join(lines)
+
+        self.stdout.write("\n".join(each_language(report).values()))
 
     def _remove(self, options: dict[str, Any]) -> None:
         result = exclusion_list_remove(list_id=options["list_id"], actor="system:cli")
         self.stdout.write(
-            f"Removed. {result.checked:,} applicants re-checked, {result.changed:,} decisions changed."
+            in_both_languages(
+                _("Removed. %(checked)s applicants re-checked, %(changed)s decisions changed."),
+                checked=f"{result.checked:,}",
+                changed=f"{result.changed:,}",
+            )
         )
 
     def _list(self, options: dict[str, Any]) -> None:
